@@ -1,0 +1,87 @@
+"""The backbone: N x [norm -> mixer -> residual], built from a config dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .bidirectional import Bidirectional
+from .layers import Block, make_norm
+
+
+@dataclass
+class BackboneConfig:
+    """Everything that defines a backbone; ``Backbone(BackboneConfig(...))``.
+
+    mixer: a registered mixer name ("mamba", "mamba2", "s4d" or "plugin/name");
+    mixer_options: keyword arguments for it (e.g. {"d_state": 16, "expand": 2});
+    bidirectional: run every mixer forwards and over the reversed sequence, merged by
+    ``merge`` ("sum", "mean" or "concat" then projected back), weights shared if ``tie_directions``.
+    """
+
+    d_model: int = 128
+    n_layers: int = 4
+    mixer: str = "mamba"
+    mixer_options: dict = field(default_factory=dict)
+    norm: str = "rmsnorm"
+    norm_eps: float = 1e-5
+    d_intermediate: int = 0
+    dropout: float = 0.0
+    final_norm: bool = True
+    bidirectional: bool = False
+    merge: str = "sum"
+    tie_directions: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_mixer(name: str, d_model: int, **options) -> nn.Module:
+    """Instantiate a registered mixer by name."""
+    from . import registry  # registry sits above layers; imported here to keep floors clean
+
+    return registry.get("mixers", name)(d_model, **options)
+
+
+class Backbone(nn.Module):
+    """(batch, L, d_model) -> (batch, L, d_model); ``step`` runs one token for causal mixers."""
+
+    def __init__(self, config: BackboneConfig | None = None, **overrides):
+        super().__init__()
+        config = config or BackboneConfig()
+        if overrides:
+            config = BackboneConfig(**{**config.to_dict(), **overrides})
+        self.config = config
+        self.layers = nn.ModuleList(self._block() for _ in range(config.n_layers))
+        self.norm_f = make_norm(config.norm, config.d_model, config.norm_eps) if config.final_norm else nn.Identity()
+
+    def _block(self) -> Block:
+        c = self.config
+        mixer = make_mixer(c.mixer, c.d_model, **c.mixer_options)
+        if c.bidirectional:
+            backward = None if c.tie_directions else make_mixer(c.mixer, c.d_model, **c.mixer_options)
+            mixer = Bidirectional(mixer, backward, merge=c.merge, d_model=c.d_model)
+        return Block(c.d_model, mixer, c.norm, c.norm_eps, c.d_intermediate, c.dropout)
+
+    @property
+    def causal(self) -> bool:
+        return not self.config.bidirectional and all(getattr(b.mixer, "causal", False) for b in self.layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm_f(x)
+
+    def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> list:
+        """Per-layer zero states for ``step``."""
+        if not self.causal:
+            raise RuntimeError("step() needs a causal backbone (bidirectional mixers see the future)")
+        return [layer.allocate_state(batch, device, dtype) for layer in self.layers]
+
+    def step(self, x: torch.Tensor, state: list) -> torch.Tensor:
+        """One token (batch, d_model) -> (batch, d_model); ``state`` is updated in place."""
+        for layer, s in zip(self.layers, state):
+            x = layer.step(x, s)
+        return self.norm_f(x)

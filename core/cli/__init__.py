@@ -1,0 +1,1 @@
+"""The `ssmkit` command line."""

@@ -1,0 +1,123 @@
+"""`ssmkit <plugin> <pipeline> fit|validate|test|predict`: LightningCLI around a pipeline."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningCLI
+
+from .. import registry
+from ..data.datamodule import DataModule
+from ..errors import SSMKitError
+from ..tasks.pipeline import Pipeline
+from .report import console, metrics_table
+
+
+class PipelineCLI(LightningCLI):
+    """LightningCLI with ssmkit's defaults: a checkpoint callback on the pipeline's metric,
+    ``--output`` for predictions, metrics tables, and ``weights_only`` checkpoint loading."""
+
+    def __init__(self, pipeline: Pipeline, *args, **kwargs):
+        self.pipeline = pipeline
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.monitor": self.pipeline.monitor,
+            "checkpoint.mode": self.pipeline.mode,
+            "checkpoint.save_last": True,
+            "checkpoint.filename": "best-epoch{epoch:03d}",
+            "checkpoint.auto_insert_metric_name": False,
+        })
+        parser.add_argument("--output", type=str | None, default=None,
+                            help="predict: CSV file to write (default: predictions.csv in the run folder)")
+
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if "weights_only" in kwargs and kwargs["weights_only"] is None:
+            kwargs["weights_only"] = True  # checkpoints never unpickle arbitrary objects
+        if "verbose" in kwargs:
+            kwargs["verbose"] = False  # our own metrics table replaces Lightning's
+        return kwargs
+
+    def after_fit(self) -> None:
+        metrics_table("validation (last epoch)", self.trainer.callback_metrics, ("val/", "train/loss"))
+        cb = self.trainer.checkpoint_callback
+        if self.trainer.is_global_zero and cb is not None and cb.best_model_path:
+            console.print(f"best checkpoint: {cb.best_model_path}  ({cb.monitor} = {float(cb.best_model_score):.4f})")
+            console.print(f"run folder: {self.trainer.log_dir}")
+
+    def after_validate(self) -> None:
+        metrics_table("validation", self.trainer.callback_metrics, ("val/",))
+
+    def after_test(self) -> None:
+        metrics_table("test", self.trainer.callback_metrics, ("test/",))
+
+    def after_predict(self) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        batches = self.trainer.predict_loop.predictions
+        if batches and isinstance(batches[0], list) and batches[0] and isinstance(batches[0][0], list):
+            batches = list(itertools.chain.from_iterable(batches))  # several dataloaders
+        rows = list(itertools.chain.from_iterable(batches))
+        out = self.config[self.subcommand].get("output") or Path(self.trainer.log_dir or ".") / "predictions.csv"
+        dm = self.datamodule
+        if not isinstance(dm, DataModule):
+            raise SSMKitError(f"{type(dm).__name__} cannot write predictions (not an ssmkit DataModule)")
+        path = dm.write_predictions(rows, out)
+        console.print(f"wrote {len(rows)} predictions to {path}")
+
+
+def _config_beside(ckpt: str) -> str | None:
+    """The config.yaml saved in a checkpoint's run folder, if any."""
+    path = Path(ckpt).resolve()
+    for folder in (path.parent.parent, path.parent):
+        if (folder / "config.yaml").exists():
+            return str(folder / "config.yaml")
+    return None
+
+
+def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
+    pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
+    args = list(args)
+    if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("validate", "test", "predict"):
+        i = args.index("--ckpt_path")
+        config = _config_beside(args[i + 1]) if i + 1 < len(args) else None
+        if config:  # rebuild the model exactly as it was trained
+            args[1:1] = ["--config", config]
+    root = Path("runs") / f"{plugin}-{name}"
+    trainer_defaults = {
+        "default_root_dir": str(root),
+        "max_epochs": 10,
+        "gradient_clip_val": 1.0,
+        "log_every_n_steps": 10,
+        "precision": "bf16-mixed" if torch.cuda.is_available() else "32-true",
+        "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(root)}},
+        **pipeline.trainer,
+    }
+    argv, sys.argv = sys.argv, [f"ssmkit {plugin} {name}", *args]  # LightningCLI reads sys.argv too
+    try:
+        _cli(pipeline, trainer_defaults, plugin, name, args)
+    finally:
+        sys.argv = argv
+    return 0
+
+
+def _cli(pipeline: Pipeline, trainer_defaults: dict, plugin: str, name: str, args: list[str]) -> None:
+    PipelineCLI(
+        pipeline,
+        model_class=pipeline.model_class,
+        datamodule_class=pipeline.data_class,
+        trainer_defaults=trainer_defaults,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": f"ssmkit {plugin} {name}", "description": pipeline.description},
+        auto_configure_optimizers=False,
+        args=args,
+    )

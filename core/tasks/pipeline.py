@@ -1,0 +1,40 @@
+"""A pipeline: a named job = data module + model + defaults, run by `ssmkit <plugin> <name>`."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _resolve(target: Any) -> Any:
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return target
+
+
+@dataclass
+class Pipeline:
+    """model/data: classes or "module:Class" strings (imported only when the pipeline runs).
+
+    trainer: Trainer defaults (e.g. {"max_epochs": 20}); monitor/mode: the checkpointed metric;
+    demo: what ``ssmkit demo`` runs — {"model": {...}, "data": {...}, "trainer": {...},
+    "metrics": ["test/acc", ...]} — small enough for a CPU in a minute or two.
+    """
+
+    model: Any
+    data: Any
+    description: str = ""
+    trainer: dict = field(default_factory=dict)
+    monitor: str = "val/loss"
+    mode: str = "min"
+    demo: dict | None = None
+
+    @property
+    def model_class(self) -> type:
+        return _resolve(self.model)
+
+    @property
+    def data_class(self) -> type:
+        return _resolve(self.data)

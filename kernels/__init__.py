@@ -1,0 +1,76 @@
+"""ssmkit.kernels: one function per op, whatever runs it.
+
+Each op has a pure-PyTorch reference (the ground truth, and the CPU path); GPU kernels
+register themselves beside it. See ``dispatch`` for how one is chosen.
+"""
+
+if __name__ != "ssmkit.kernels":  # the folder kernels/ is only ever ssmkit.kernels
+    raise ImportError(f"import ssmkit.kernels, not {__name__!r}")
+
+from .conv1d import causal_conv1d_ref, causal_conv1d_update_ref  # noqa: E402
+from .dispatch import backends, pick, register_impl  # noqa: E402
+from .fftconv import fft_conv_ref  # noqa: E402
+from .selective_scan import selective_scan_ref  # noqa: E402
+from .ssd import ssd_scan_ref  # noqa: E402
+from .state_update import selective_state_update_ref, ssd_state_update_ref  # noqa: E402
+
+register_impl("selective_scan", "reference", selective_scan_ref)
+register_impl("ssd_scan", "reference", ssd_scan_ref)
+register_impl("causal_conv1d", "reference", causal_conv1d_ref)
+register_impl("causal_conv1d_update", "reference", causal_conv1d_update_ref)
+register_impl("fft_conv", "reference", fft_conv_ref)
+register_impl("selective_state_update", "reference", selective_state_update_ref)
+register_impl("ssd_state_update", "reference", ssd_state_update_ref)
+
+
+def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                      return_last_state=False, initial_state=None):
+    """Mamba-1 selective scan; see ``selective_scan_ref`` for shapes."""
+    return pick("selective_scan", u)(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                     return_last_state, initial_state)
+
+
+def ssd_scan(x, dt, A, B, C, chunk_size=64, D=None, z=None, dt_bias=None, initial_states=None,
+             dt_softplus=False, dt_limit=(0.0, float("inf")), return_final_states=False):
+    """Mamba-2 chunked SSD scan; see ``ssd_scan_ref`` for shapes."""
+    return pick("ssd_scan", x)(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states,
+                               dt_softplus, dt_limit, return_final_states)
+
+
+def causal_conv1d(x, weight, bias=None, activation=None, initial_states=None, return_final_states=False):
+    """Causal depthwise conv1d; see ``causal_conv1d_ref``."""
+    return pick("causal_conv1d", x)(x, weight, bias, activation, initial_states, return_final_states)
+
+
+def causal_conv1d_update(x, conv_state, weight, bias=None, activation=None):
+    """One causal conv1d step; see ``causal_conv1d_update_ref``."""
+    return pick("causal_conv1d_update", x)(x, conv_state, weight, bias, activation)
+
+
+def fft_conv(u, k, D=None):
+    """Causal FFT long convolution; see ``fft_conv_ref``."""
+    return pick("fft_conv", u)(u, k, D)
+
+
+def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False):
+    """One Mamba-1 recurrent step; see ``selective_state_update_ref``."""
+    return pick("selective_state_update", x)(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus)
+
+
+def ssd_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None, dt_softplus=False,
+                     dt_limit=(0.0, float("inf"))):
+    """One Mamba-2 recurrent step; see ``ssd_state_update_ref``."""
+    return pick("ssd_state_update", x)(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus, dt_limit)
+
+
+# mamba_ssm's names, for drop-in use
+selective_scan = selective_scan_fn
+mamba_chunk_scan_combined = ssd_scan
+
+__all__ = [
+    "selective_scan_fn", "selective_scan", "ssd_scan", "mamba_chunk_scan_combined",
+    "causal_conv1d", "causal_conv1d_update", "fft_conv", "selective_state_update",
+    "ssd_state_update", "selective_scan_ref", "ssd_scan_ref", "causal_conv1d_ref",
+    "causal_conv1d_update_ref", "fft_conv_ref", "selective_state_update_ref",
+    "ssd_state_update_ref", "backends", "pick", "register_impl",
+]

@@ -1,0 +1,123 @@
+"""Data module of the template pipeline: one sequence per CSV row."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ssmkit.data import DataModule, data_dir, dataset_root, fetch, split_indices
+from ssmkit.errors import DataError
+
+
+def read_sequences(path: str | Path, need_label: bool = True) -> tuple[np.ndarray, list[str] | None]:
+    """CSV with a header: an optional 'label' column, every other column one time step.
+
+    Returns values (rows, steps) float32 and the labels (or None without a label column).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", path=path)
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise DataError("empty file (expected a header row)", path=path)
+        has_label = "label" in header
+        if need_label and not has_label:
+            raise DataError("no 'label' column in the header", path=path, line=1)
+        li = header.index("label") if has_label else -1
+        values, labels = [], []
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{len(row)} fields, the header has {len(header)}", path=path, line=line)
+            nums = []
+            for col, cell in enumerate(row):
+                if col == li:
+                    continue
+                try:
+                    v = float(cell)
+                except ValueError:
+                    raise DataError(f"not a number: {cell!r}", path=path, line=line, column=header[col]) from None
+                if not math.isfinite(v):
+                    raise DataError(f"not a finite number: {cell!r}", path=path, line=line, column=header[col])
+                nums.append(v)
+            values.append(nums)
+            if has_label:
+                labels.append(row[li])
+    if not values:
+        raise DataError("no data rows", path=path)
+    return np.asarray(values, dtype=np.float32), (labels if has_label else None)
+
+
+class SequenceSet(Dataset):
+    def __init__(self, x: np.ndarray, y: np.ndarray | None, index: np.ndarray):
+        self.x, self.y, self.index = torch.from_numpy(x), None if y is None else torch.from_numpy(y), index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        j = int(self.index[i])
+        item = {"x": self.x[j], "index": j}
+        if self.y is not None:
+            item["y"] = self.y[j]
+        return item
+
+
+class CsvSequenceDataModule(DataModule):
+    """Sequences from ``path`` (or the registered dataset ``dataset``), split train/val/test.
+
+    Args:
+        path: CSV file; default: the dataset entry ``dataset`` in ``data_dir``.
+        predict_path: CSV to predict (label column optional); default: the test split.
+        normalize: standardise with the training split's mean and std.
+    """
+
+    def __init__(self, path: str | None = None, dataset: str = "template/waves", data_dir: str | None = None,
+                 predict_path: str | None = None, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                 normalize: bool = True, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.path, self.dataset, self.data_dir, self.predict_path = path, dataset, data_dir, predict_path
+        self.val_fraction, self.test_fraction, self.normalize = val_fraction, test_fraction, normalize
+        self.classes: list[str] = []
+
+    def _source_path(self) -> Path:
+        if self.path:
+            self.source = f"real: {self.path}"
+            return Path(self.path)
+        fetch(self.dataset, self.data_dir, progress=False)  # generated entry: written on first use
+        self.source = f"generated: {self.dataset}"
+        return dataset_root(self.dataset, self.data_dir) / "waves.csv"
+
+    def setup(self, stage: str | None = None) -> None:
+        x, labels = read_sequences(self._source_path())
+        self.classes = sorted(set(labels))
+        y = np.asarray([self.classes.index(lab) for lab in labels], dtype=np.int64)
+        train, val, test = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed, labels=y)
+        if self.normalize:
+            mean, std = x[train].mean(), x[train].std() + 1e-6
+            x = (x - mean) / std
+            self._scale = (mean, std)
+        self.train_set, self.val_set, self.test_set = (SequenceSet(x, y, i) for i in (train, val, test))
+        self.predict_set = self.test_set
+        if self.predict_path:
+            px, _ = read_sequences(self.predict_path, need_label=False)
+            if px.shape[1] != x.shape[1]:
+                raise DataError(f"{px.shape[1]} time steps per row, the model was trained on {x.shape[1]}",
+                                path=self.predict_path)
+            if self.normalize:
+                px = (px - self._scale[0]) / self._scale[1]
+            self.predict_set = SequenceSet(px, None, np.arange(len(px)))
+
+    def prediction_rows(self, rows: list[dict]) -> list[dict]:
+        return [{**r, "label": self.classes[r["label"]]} for r in rows]
+
+
+__all__ = ["CsvSequenceDataModule", "read_sequences", "data_dir"]
