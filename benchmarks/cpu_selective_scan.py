@@ -76,12 +76,13 @@ def main() -> None:
     rows = []
     for name, fn in impls.items():
         err = (fn(u, delta, A, B, C) - reference).abs().max().item()
-        fwd = median_ms(lambda: fn(u, delta, A, B, C), args.repeats)
+        fwd = median_ms(lambda fn=fn: fn(u, delta, A, B, C), args.repeats)
         leaves = [t.clone().requires_grad_() for t in (u, delta, A, B, C)]
         if name == "sequential loop" and args.skip_sequential_backward:
             fb = float("nan")
         else:
-            fb = median_ms(lambda: fn(*leaves).sum().backward(), 1 if name == "sequential loop" else args.repeats)
+            repeats = 1 if name == "sequential loop" else args.repeats
+            fb = median_ms(lambda fn=fn, leaves=leaves: fn(*leaves).sum().backward(), repeats)
         rows.append((name, fwd, fb, err))
     print(f"selective scan, CPU float32, b={b} L={L} d={d} n={n}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")

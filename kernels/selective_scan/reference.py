@@ -16,6 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..step_size import prepare_dt
+
 __all__ = ["selective_scan_ref", "chunk_length"]
 
 
@@ -168,11 +170,8 @@ def selective_scan_ref(
     if d % groups:
         raise ValueError(f"selective_scan: d={d} is not divisible by the {groups} groups of B/C")
     work = torch.float64 if u.dtype == torch.float64 else torch.float32
-    u_, delta_ = u.to(work), delta.to(work)
-    if delta_bias is not None:
-        delta_ = delta_ + delta_bias.to(work)[:, None]
-    if delta_softplus:
-        delta_ = F.softplus(delta_)
+    bias = delta_bias[:, None] if delta_bias is not None else None  # (d, 1): over L
+    u_, delta_ = u.to(work), prepare_dt(delta, bias, delta_softplus, dtype=work)
     T = chunk_length(L)
     nc = -(-L // T)
     dg = d // groups

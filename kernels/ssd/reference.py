@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
+from ..step_size import prepare_dt
+
 __all__ = ["ssd_scan_ref"]
 
 
@@ -56,13 +58,7 @@ def ssd_scan_ref(
     if H % G:
         raise ValueError(f"ssd_scan: {H} heads are not divisible by {G} groups of B/C")
     work = torch.float64 if x.dtype == torch.float64 else torch.float32
-    x_, dt_ = x.to(work), dt.to(work)
-    if dt_bias is not None:
-        dt_ = dt_ + dt_bias.to(work)
-    if dt_softplus:
-        dt_ = F.softplus(dt_)
-    if dt_limit != (0.0, float("inf")):
-        dt_ = dt_.clamp(min=dt_limit[0], max=dt_limit[1])
+    x_, dt_ = x.to(work), prepare_dt(dt, dt_bias, dt_softplus, dt_limit, work)
     B_ = repeat(B.to(work), "b l g n -> b l (g r) n", r=H // G)
     C_ = repeat(C.to(work), "b l g n -> b l (g r) n", r=H // G)
     pad = (-L) % chunk_size

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from einops import repeat
 
+from ..step_size import prepare_dt
+
 __all__ = ["selective_state_update_ref", "ssd_state_update_ref"]
 
 
@@ -28,11 +30,7 @@ def selective_state_update_ref(
     """
     d = x.shape[-1]
     work = state.dtype
-    dt_ = dt.to(work)
-    if dt_bias is not None:
-        dt_ = dt_ + dt_bias.to(work)
-    if dt_softplus:
-        dt_ = F.softplus(dt_)
+    dt_ = prepare_dt(dt, dt_bias, dt_softplus, dtype=work)
     if B.dim() == 3:
         B = repeat(B, "b g n -> b (g r) n", r=d // B.shape[1])
         C = repeat(C, "b g n -> b (g r) n", r=d // C.shape[1])
@@ -69,13 +67,7 @@ def ssd_state_update_ref(
     """
     H = x.shape[1]
     work = state.dtype
-    dt_ = dt.to(work)
-    if dt_bias is not None:
-        dt_ = dt_ + dt_bias.to(work)
-    if dt_softplus:
-        dt_ = F.softplus(dt_)
-    if dt_limit != (0.0, float("inf")):
-        dt_ = dt_.clamp(min=dt_limit[0], max=dt_limit[1])
+    dt_ = prepare_dt(dt, dt_bias, dt_softplus, dt_limit, work)
     B_ = repeat(B.to(work), "b g n -> b (g r) n", r=H // B.shape[1])
     C_ = repeat(C.to(work), "b g n -> b (g r) n", r=H // C.shape[1])
     x_ = x.to(work)

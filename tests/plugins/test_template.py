@@ -134,16 +134,16 @@ def test_template_installs_into_a_fresh_venv_like_a_third_party(wheel, tmp_path)
     py = venv / "bin" / "python"
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    deps = subprocess.run([sys.executable, "-c", "import torch, os; print(os.path.dirname(os.path.dirname(torch.__file__)))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    code = "import torch, os; print(os.path.dirname(os.path.dirname(torch.__file__)))"
+    deps = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     # the heavy dependencies (torch, lightning) come from this environment, read-only, after the venv's own
     Path(site, "zz_deps.pth").write_text(deps + "\n")
     for pkg in (str(wheel), str(ROOT / "plugins" / "template")):
         res = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps",
                               "--no-build-isolation", "-q", pkg], capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr
-    where = subprocess.run([str(py), "-c", "import ssmkit, ssmkit_template; print(ssmkit.__file__, ssmkit_template.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    code = "import ssmkit, ssmkit_template; print(ssmkit.__file__, ssmkit_template.__file__)"
+    where = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert where.returncode == 0, where.stderr
     assert all(p.startswith(site) for p in where.stdout.split())  # not the repo's editable copies
     exe = str(venv / "bin" / "ssmkit")

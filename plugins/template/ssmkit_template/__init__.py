@@ -32,7 +32,7 @@ plugin = Plugin(
             monitor="val/acc",
             mode="max",
             demo={"model": {"num_classes": 3, "d_model": 32, "n_layers": 2}, "data": {"batch_size": 32},
-                  "trainer": {"max_epochs": 2}, "metrics": ["test/acc", "test/f1"]},
+                  "trainer": {"max_epochs": 6}, "metrics": ["test/acc", "test/f1"]},
         ),
     },
 )

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssmkit.data import DataModule, data_dir, dataset_root, fetch, split_indices
+from ssmkit.data import DataModule, dataset_root, split_indices
 from ssmkit.errors import DataError
+
+from .waves import KINDS, make_waves
 
 
 def read_sequences(path: str | Path, need_label: bool = True) -> tuple[np.ndarray, list[str] | None]:
@@ -88,16 +90,19 @@ class CsvSequenceDataModule(DataModule):
         self.val_fraction, self.test_fraction, self.normalize = val_fraction, test_fraction, normalize
         self.classes: list[str] = []
 
-    def _source_path(self) -> Path:
+    def _read(self) -> tuple[np.ndarray, list[str]]:
         if self.path:
             self.source = f"real: {self.path}"
-            return Path(self.path)
-        fetch(self.dataset, self.data_dir, progress=False)  # generated entry: written on first use
+            return read_sequences(self.path)
         self.source = f"generated: {self.dataset}"
-        return dataset_root(self.dataset, self.data_dir) / "waves.csv"
+        try:  # present after `ssmkit data fetch template/waves`
+            return read_sequences(dataset_root(self.dataset, self.data_dir) / "waves.csv")
+        except DataError:  # never write into a data directory (it may be a shared mirror) unasked
+            x, y = make_waves()
+            return x, [KINDS[i] for i in y]
 
     def setup(self, stage: str | None = None) -> None:
-        x, labels = read_sequences(self._source_path())
+        x, labels = self._read()
         self.classes = sorted(set(labels))
         y = np.asarray([self.classes.index(lab) for lab in labels], dtype=np.int64)
         train, val, test = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed, labels=y)
@@ -120,4 +125,4 @@ class CsvSequenceDataModule(DataModule):
         return [{**r, "label": self.classes[r["label"]]} for r in rows]
 
 
-__all__ = ["CsvSequenceDataModule", "read_sequences", "data_dir"]
+__all__ = ["CsvSequenceDataModule", "read_sequences"]
