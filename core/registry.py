@@ -137,6 +137,7 @@ class Registry:
         try:
             return self._items[kind][full]
         except KeyError:
+            self.load_all()
             known = ", ".join(sorted(self._items[kind])) or "none"
             raise PluginError(f"no {kind[:-1].replace('_', ' ')} named {name!r} (known: {known})") from None
 

@@ -66,6 +66,8 @@ class ScanOrder:
 
 
 class Identity(ScanOrder):
+    """Positions in their stored order."""
+
     name = "identity"
 
     def permutation(self, *, length=None, grid=None, coords=None, device=None):
@@ -73,6 +75,8 @@ class Identity(ScanOrder):
 
 
 class Reverse(ScanOrder):
+    """Positions last to first."""
+
     name = "reverse"
 
     def permutation(self, *, length=None, grid=None, coords=None, device=None):
@@ -186,8 +190,7 @@ def _grid_curve(H: int, W: int, device, curve) -> torch.Tensor:
 
 
 class Hilbert2D(ScanOrder):
-    """Along a Hilbert curve over the grid (exact for square power-of-two grids; otherwise
-    the curve of the enclosing square, skipping cells outside)."""
+    """Along a Hilbert curve over the grid (cells outside a non-square grid are skipped)."""
 
     name, needs = "hilbert", "grid"
 

@@ -35,6 +35,8 @@ class PipelineCLI(LightningCLI):
             "checkpoint.filename": "best-epoch{epoch:03d}",
             "checkpoint.auto_insert_metric_name": False,
         })
+        for src, dst in self.pipeline.links.items():
+            parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
         parser.add_argument("--output", type=str | None, default=None,
                             help="predict: CSV file to write (default: predictions.csv in the run folder)")
 
@@ -101,7 +103,7 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
         "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(root)}},
         **pipeline.trainer,
     }
-    argv, sys.argv = sys.argv, [f"ssmkit {plugin} {name}", *args]  # LightningCLI reads sys.argv too
+    argv, sys.argv = sys.argv, [f"ssmkit {plugin} {name}"]  # arguments go through args= alone
     try:
         _cli(pipeline, trainer_defaults, plugin, name, args)
     finally:

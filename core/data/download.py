@@ -80,6 +80,9 @@ def _download(f: RemoteFile, target: Path, progress: bool, attempts: int = 3) ->
                 raise ConnectionError(f"connection closed after {got} of {total} bytes")
             break
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            if isinstance(exc, urllib.error.HTTPError) and exc.code == 416 and have:
+                part.unlink()  # the partial file is as long as (or longer than) the remote one: start over
+                continue
             if isinstance(exc, urllib.error.HTTPError) and exc.code in (404, 403, 410):
                 raise DataError(f"download failed: HTTP {exc.code} {exc.reason}", path=f.url) from exc
             last_error = exc

@@ -21,6 +21,8 @@ class Pipeline:
     trainer: Trainer defaults (e.g. {"max_epochs": 20}); monitor/mode: the checkpointed metric;
     demo: what ``ssmkit demo`` runs — {"model": {...}, "data": {...}, "trainer": {...},
     "metrics": ["test/acc", ...]} — small enough for a CPU in a minute or two.
+    links: data attributes that set model arguments once the data module exists, e.g.
+    {"num_classes": "num_classes"} (data.num_classes -> model.num_classes).
     """
 
     model: Any
@@ -30,6 +32,7 @@ class Pipeline:
     monitor: str = "val/loss"
     mode: str = "min"
     demo: dict | None = None
+    links: dict = field(default_factory=dict)
 
     @property
     def model_class(self) -> type:

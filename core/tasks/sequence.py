@@ -11,6 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..backbone import Backbone, BackboneConfig
+from ..errors import DataError
 from ..heads import ClassificationHead
 from .task import Task
 
@@ -52,6 +53,9 @@ class SequenceClassifier(Task):
         }))
 
     def compute_loss(self, out: torch.Tensor, batch: dict) -> torch.Tensor:
+        if int(batch["y"].max()) >= out.shape[-1]:
+            raise DataError(f"the data has labels up to {int(batch['y'].max())} but the model has "
+                            f"num_classes={out.shape[-1]}; set --model.num_classes")
         return F.cross_entropy(out, batch["y"])
 
     def predict_rows(self, out: torch.Tensor, batch: dict) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert SSMKIT, "the ssmkit console script is not installed"
     data = _write_csv(tmp_path / "train.csv")
     new = _write_csv(tmp_path / "new.csv", n=7, seed=1, label=False)
-    common = ["--model.num_classes", "2", "--model.d_model", "16", "--model.n_layers", "1", "--data.path", str(data)]
+    common = ["--model.d_model", "16", "--model.n_layers", "1", "--data.path", str(data)]
     fit = _run(["template", "classify", "fit", "--trainer.max_epochs", "1", *common], tmp_path)
     assert fit.returncode == 0, fit.stderr[-2000:]
     run_dir = tmp_path / "runs/template-classify/lightning_logs/version_0"

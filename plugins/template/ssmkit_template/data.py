@@ -89,6 +89,17 @@ class CsvSequenceDataModule(DataModule):
         self.path, self.dataset, self.data_dir, self.predict_path = path, dataset, data_dir, predict_path
         self.val_fraction, self.test_fraction, self.normalize = val_fraction, test_fraction, normalize
         self.classes: list[str] = []
+        self._data: tuple[np.ndarray, list[str]] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Distinct labels in the training data (sets the model's output size)."""
+        return len(sorted(set(self._load()[1])))
+
+    def _load(self) -> tuple[np.ndarray, list[str]]:
+        if self._data is None:
+            self._data = self._read()
+        return self._data
 
     def _read(self) -> tuple[np.ndarray, list[str]]:
         if self.path:
@@ -102,7 +113,7 @@ class CsvSequenceDataModule(DataModule):
             return x, [KINDS[i] for i in y]
 
     def setup(self, stage: str | None = None) -> None:
-        x, labels = self._read()
+        x, labels = self._load()
         self.classes = sorted(set(labels))
         y = np.asarray([self.classes.index(lab) for lab in labels], dtype=np.int64)
         train, val, test = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed, labels=y)
