@@ -22,11 +22,7 @@ def _demo_one(name: str, pipeline, root, max_epochs: int | None) -> tuple[str, s
     data_kwargs = dict(demo.get("data", {}))
     if "data_dir" in inspect.signature(pipeline.data_class).parameters:
         data_kwargs["data_dir"] = str(root)
-    dm = pipeline.data_class(**data_kwargs)
-    model_kwargs = dict(demo.get("model", {}))
-    for src, dst in pipeline.links.items():
-        model_kwargs[dst] = getattr(dm, src)
-    model = pipeline.model_class(**model_kwargs)
+    dm, model = pipeline.instantiate(model=demo.get("model"), data=data_kwargs)
     trainer_kwargs = {"max_epochs": 3, "gradient_clip_val": 1.0, **demo.get("trainer", {})}
     if max_epochs is not None:
         trainer_kwargs["max_epochs"] = max_epochs

@@ -81,7 +81,10 @@ def _download(f: RemoteFile, target: Path, progress: bool, attempts: int = 3) ->
             break
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             if isinstance(exc, urllib.error.HTTPError) and exc.code == 416 and have:
-                part.unlink()  # the partial file is as long as (or longer than) the remote one: start over
+                # nothing left to send: the .part is complete (kept if it checks out) or too long
+                if f.sha256 is not None and sha256_of(part) == f.sha256:
+                    break
+                part.unlink()
                 continue
             if isinstance(exc, urllib.error.HTTPError) and exc.code in (404, 403, 410):
                 raise DataError(f"download failed: HTTP {exc.code} {exc.reason}", path=f.url) from exc

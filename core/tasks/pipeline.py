@@ -41,3 +41,9 @@ class Pipeline:
     @property
     def data_class(self) -> type:
         return _resolve(self.data)
+
+    def instantiate(self, model: dict | None = None, data: dict | None = None) -> tuple[Any, Any]:
+        """(data module, model) from keyword arguments, ``links`` applied as the CLI applies them."""
+        dm = self.data_class(**(data or {}))
+        model_kwargs = {**(model or {}), **{dst: getattr(dm, src) for src, dst in self.links.items()}}
+        return dm, self.model_class(**model_kwargs)

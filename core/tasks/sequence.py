@@ -52,10 +52,14 @@ class SequenceClassifier(Task):
             "f1": MulticlassF1Score(num_classes, average="macro"),
         }))
 
+    def setup(self, stage: str) -> None:
+        """Refuse data with more classes than outputs (once, before any step)."""
+        wanted = getattr(getattr(self.trainer, "datamodule", None), "num_classes", None)
+        if wanted is not None and wanted > self.hparams.num_classes:
+            raise DataError(f"the data has {wanted} classes but the model has "
+                            f"num_classes={self.hparams.num_classes}; set --model.num_classes")
+
     def compute_loss(self, out: torch.Tensor, batch: dict) -> torch.Tensor:
-        if int(batch["y"].max()) >= out.shape[-1]:
-            raise DataError(f"the data has labels up to {int(batch['y'].max())} but the model has "
-                            f"num_classes={out.shape[-1]}; set --model.num_classes")
         return F.cross_entropy(out, batch["y"])
 
     def predict_rows(self, out: torch.Tensor, batch: dict) -> list[dict[str, Any]]:

@@ -30,6 +30,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         Handler.ranges.append((self.path, rng))
         if rng:
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(body):  # as real servers do: nothing left in that range
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
@@ -93,6 +99,21 @@ def test_cut_connection_resumes_with_a_range_request(entries, tmp_path):
     requests = [r for p, r in Handler.ranges if p == "/cut.bin"]
     assert requests[0] is None and requests[1] is not None and requests[1].startswith("bytes=")
     assert int(requests[1].split("=")[1].rstrip("-")) > 0
+
+
+@pytest.mark.parametrize("leftover", [PAYLOAD, PAYLOAD + b"junk"])
+def test_a_complete_or_overlong_part_file_recovers_from_http_416(entries, tmp_path, leftover):
+    # a crash after the last byte but before the rename leaves a full .part; the server answers 416
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t/good.bin.part").write_bytes(leftover)
+    Handler.ranges.clear()
+    assert fetch("test/good", tmp_path, progress=False)[0].status == "ok"
+    assert (tmp_path / "t/good.bin").read_bytes() == PAYLOAD
+    assert not (tmp_path / "t/good.bin.part").exists()
+    requests = [r for p, r in Handler.ranges if p == "/good.bin"]
+    assert requests[0] == f"bytes={len(leftover)}-"
+    # kept when it checks out; downloaded again from the start when it does not
+    assert requests[1:] == ([] if leftover == PAYLOAD else [None])
 
 
 def test_verify_reports_missing_and_corrupt_files(entries, tmp_path):

@@ -84,6 +84,31 @@ def test_print_config_and_bad_input_errors(tmp_path):
     assert unknown.returncode == 2 and "unknown command or plug-in 'nosuchdomain'" in unknown.stderr
 
 
+def test_linked_num_classes_and_a_mismatch_is_refused(tmp_path):
+    import pytorch_lightning as pl
+
+    from ssmkit import registry
+    from ssmkit.errors import DataError
+
+    data = _write_csv(tmp_path / "two.csv", n=30)
+    pipeline = registry.get("pipelines", "template/classify")
+    dm, model = pipeline.instantiate(model={"d_model": 8, "n_layers": 1}, data={"path": str(data)})
+    assert dm.num_classes == 2 and model.hparams.num_classes == 2 and dm.classes == ["high", "low"]
+    three = tmp_path / "three.csv"
+    three.write_text(data.read_text() + "third," + ",".join(["0.1"] * 24) + "\n")
+    # through the CLI the link sets num_classes=3 from the data; in Python a wrong value is refused up front
+    ok = _run(["template", "classify", "fit", "--trainer.max_epochs", "1", "--model.d_model", "8",
+               "--data.path", str(three)], tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "val/acc" in ok.stdout
+
+    dm3 = pipeline.data_class(path=str(three))
+    small = pipeline.model_class(num_classes=2, d_model=8, n_layers=1)
+    with pytest.raises(DataError, match="the data has 3 classes but the model has num_classes=2"):
+        pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False).fit(
+            small, datamodule=dm3)
+
+
 def test_plugins_listing_and_show(tmp_path):
     listed = _run(["plugins"], tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr

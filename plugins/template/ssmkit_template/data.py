@@ -88,13 +88,17 @@ class CsvSequenceDataModule(DataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         self.path, self.dataset, self.data_dir, self.predict_path = path, dataset, data_dir, predict_path
         self.val_fraction, self.test_fraction, self.normalize = val_fraction, test_fraction, normalize
-        self.classes: list[str] = []
         self._data: tuple[np.ndarray, list[str]] | None = None
 
     @property
+    def classes(self) -> list[str]:
+        """Distinct labels of the training data, sorted; class i is classes[i]."""
+        return sorted(set(self._load()[1]))
+
+    @property
     def num_classes(self) -> int:
-        """Distinct labels in the training data (sets the model's output size)."""
-        return len(sorted(set(self._load()[1])))
+        """Sets the model's output size (see the pipeline's ``links``)."""
+        return len(self.classes)
 
     def _load(self) -> tuple[np.ndarray, list[str]]:
         if self._data is None:
@@ -107,15 +111,16 @@ class CsvSequenceDataModule(DataModule):
             return read_sequences(self.path)
         self.source = f"generated: {self.dataset}"
         try:  # present after `ssmkit data fetch template/waves`
-            return read_sequences(dataset_root(self.dataset, self.data_dir) / "waves.csv")
-        except DataError:  # never write into a data directory (it may be a shared mirror) unasked
+            folder = dataset_root(self.dataset, self.data_dir)
+        except DataError:  # absent: generate in memory, never write into a data directory unasked
             x, y = make_waves()
             return x, [KINDS[i] for i in y]
+        return read_sequences(folder / "waves.csv")  # present but bad: that is an error, not a fallback
 
     def setup(self, stage: str | None = None) -> None:
         x, labels = self._load()
-        self.classes = sorted(set(labels))
-        y = np.asarray([self.classes.index(lab) for lab in labels], dtype=np.int64)
+        index = {c: i for i, c in enumerate(self.classes)}
+        y = np.asarray([index[lab] for lab in labels], dtype=np.int64)
         train, val, test = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed, labels=y)
         if self.normalize:
             mean, std = x[train].mean(), x[train].std() + 1e-6
