@@ -8,8 +8,9 @@ if __name__ != "ssmkit.kernels":  # the folder kernels/ is only ever ssmkit.kern
     raise ImportError(f"import ssmkit.kernels, not {__name__!r}")
 
 from .conv1d import causal_conv1d_ref, causal_conv1d_update_ref  # noqa: E402
-from .dispatch import backends, pick, register_impl  # noqa: E402
+from .dispatch import backends, pick, register_impl, triton_available  # noqa: E402
 from .fftconv import fft_conv_ref  # noqa: E402
+from .packing import pack, seq_idx_from_cu_seqlens, unpack  # noqa: E402
 from .selective_scan import selective_scan_ref  # noqa: E402
 from .ssd import ssd_scan_ref  # noqa: E402
 from .state_update import selective_state_update_ref, ssd_state_update_ref  # noqa: E402
@@ -21,25 +22,40 @@ register_impl("causal_conv1d_update", "reference", causal_conv1d_update_ref)
 register_impl("fft_conv", "reference", fft_conv_ref)
 register_impl("selective_state_update", "reference", selective_state_update_ref)
 register_impl("ssd_state_update", "reference", ssd_state_update_ref)
+register_impl("selective_scan", "triton", "ssmkit.kernels.selective_scan.triton:selective_scan_triton")
+register_impl("ssd_scan", "triton", "ssmkit.kernels.ssd.triton:ssd_scan_triton")
+register_impl("causal_conv1d", "triton", "ssmkit.kernels.conv1d.triton:causal_conv1d_triton")
+register_impl("causal_conv1d_update", "triton", "ssmkit.kernels.conv1d.triton:causal_conv1d_update_triton")
+register_impl("selective_state_update", "triton", "ssmkit.kernels.state_update.triton:selective_state_update_triton")
+register_impl("ssd_state_update", "triton", "ssmkit.kernels.state_update.triton:ssd_state_update_triton")
+
+
+def _packed(kw: dict, seq_idx) -> dict:
+    """Pass seq_idx only when given, so an implementation without packing support still serves the rest."""
+    if seq_idx is not None:
+        kw["seq_idx"] = seq_idx
+    return kw
 
 
 def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                      return_last_state=False, initial_state=None):
-    """Mamba-1 selective scan; see ``selective_scan_ref`` for shapes."""
+                      return_last_state=False, initial_state=None, seq_idx=None):
+    """Mamba-1 selective scan; see ``selective_scan_ref`` for shapes; ``seq_idx`` (batch, L) packs sequences."""
     return pick("selective_scan", u)(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                     return_last_state, initial_state)
+                                     return_last_state, initial_state, **_packed({}, seq_idx))
 
 
 def ssd_scan(x, dt, A, B, C, chunk_size=64, D=None, z=None, dt_bias=None, initial_states=None,
-             dt_softplus=False, dt_limit=(0.0, float("inf")), return_final_states=False):
-    """Mamba-2 chunked SSD scan; see ``ssd_scan_ref`` for shapes."""
+             dt_softplus=False, dt_limit=(0.0, float("inf")), return_final_states=False, seq_idx=None):
+    """Mamba-2 chunked SSD scan; see ``ssd_scan_ref`` for shapes; ``seq_idx`` (batch, L) packs sequences."""
     return pick("ssd_scan", x)(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states,
-                               dt_softplus, dt_limit, return_final_states)
+                               dt_softplus, dt_limit, return_final_states, **_packed({}, seq_idx))
 
 
-def causal_conv1d(x, weight, bias=None, activation=None, initial_states=None, return_final_states=False):
-    """Causal depthwise conv1d; see ``causal_conv1d_ref``."""
-    return pick("causal_conv1d", x)(x, weight, bias, activation, initial_states, return_final_states)
+def causal_conv1d(x, weight, bias=None, activation=None, initial_states=None, return_final_states=False,
+                  seq_idx=None):
+    """Causal depthwise conv1d; see ``causal_conv1d_ref``; ``seq_idx`` (batch, L) packs sequences."""
+    return pick("causal_conv1d", x)(x, weight, bias, activation, initial_states, return_final_states,
+                                    **_packed({}, seq_idx))
 
 
 def causal_conv1d_update(x, conv_state, weight, bias=None, activation=None):
@@ -72,5 +88,6 @@ __all__ = [
     "causal_conv1d", "causal_conv1d_update", "fft_conv", "selective_state_update",
     "ssd_state_update", "selective_scan_ref", "ssd_scan_ref", "causal_conv1d_ref",
     "causal_conv1d_update_ref", "fft_conv_ref", "selective_state_update_ref",
-    "ssd_state_update_ref", "backends", "pick", "register_impl",
+    "ssd_state_update_ref", "backends", "pick", "register_impl", "triton_available",
+    "pack", "unpack", "seq_idx_from_cu_seqlens",
 ]

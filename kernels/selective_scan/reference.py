@@ -154,14 +154,19 @@ def selective_scan_ref(
     delta_softplus: bool = False,
     return_last_state: bool = False,
     initial_state: torch.Tensor | None = None,
+    seq_idx: torch.Tensor | None = None,
 ):
     """Selective scan, argument layout of mamba_ssm's ``selective_scan_fn``.
 
     u, delta: (batch, d, L); A: (d, n) real; B, C: (d, n) time-invariant, (batch, n, L)
     or (batch, groups, n, L); D: (d,); z: (batch, d, L); delta_bias: (d,);
-    initial_state: (batch, d, n). Returns y (batch, d, L) in u's dtype and, with
+    initial_state: (batch, d, n); seq_idx: (batch, L) int, packed sequences (see
+    ``ssmkit.kernels.packing``). Returns y (batch, d, L) in u's dtype and, with
     ``return_last_state``, the final state (batch, d, n) in float32 (float64 for float64 u).
     """
+    if seq_idx is not None:
+        return _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state,
+                            initial_state, seq_idx)
     if A.is_complex():
         raise NotImplementedError("selective_scan: complex A is not supported; use a real (d, n) A")
     bsz, d, L = u.shape
@@ -192,3 +197,23 @@ def selective_scan_ref(
         y = y * F.silu(z.to(work))
     y = y.to(u.dtype)
     return (y, last.reshape(bsz, d, n)) if return_last_state else y
+
+
+def _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, seq_idx):
+    """Packed batch: every sequence scanned on its own, from zero (or initial_state for a row's first)."""
+    from ..packing import segments
+
+    ys, lasts = [[] for _ in range(u.shape[0])], [None] * u.shape[0]
+
+    def cut(t, row, s, e):
+        return t if t is None or t.dim() == 2 else t[row:row + 1, ..., s:e]
+
+    for row, s, e in segments(seq_idx):
+        h0 = initial_state[row:row + 1] if initial_state is not None and s == 0 else None
+        y, last = selective_scan_ref(*(cut(t, row, s, e) for t in (u, delta)), A,
+                                     *(cut(t, row, s, e) for t in (B, C)), D, cut(z, row, s, e), delta_bias,
+                                     delta_softplus, True, h0)
+        ys[row].append(y)
+        lasts[row] = last
+    y = torch.cat([torch.cat(r, dim=-1) for r in ys])
+    return (y, torch.cat(lasts)) if return_last_state else y
