@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
+from ..packing import segments
 from ..step_size import prepare_dt
 
 __all__ = ["ssd_scan_ref"]
@@ -45,14 +46,20 @@ def ssd_scan_ref(
     dt_softplus: bool = False,
     dt_limit: tuple[float, float] = (0.0, float("inf")),
     return_final_states: bool = False,
+    seq_idx: torch.Tensor | None = None,
 ):
     """Chunked SSD scan, argument layout of mamba_ssm's ``mamba_chunk_scan_combined``.
 
     x: (batch, L, heads, headdim); dt: (batch, L, heads); A: (heads,) negative;
     B, C: (batch, L, groups, n); D: (heads,) or (heads, headdim); z: like x (y * silu(z));
-    dt_bias: (heads,); initial_states: (batch, heads, headdim, n).
+    dt_bias: (heads,); initial_states: (batch, heads, headdim, n); seq_idx: (batch, L) int32, packed
+    sequences (see ``packing``): initial_states apply to each row's first sequence, the final state is
+    its last sequence's.
     Returns y like x (and the final states (batch, heads, headdim, n) in float32).
     """
+    if seq_idx is not None:
+        return _packed(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states, dt_softplus, dt_limit,
+                       return_final_states, seq_idx)
     bsz, L, H, P = x.shape
     G = B.shape[-2]
     if H % G:
@@ -102,3 +109,21 @@ def ssd_scan_ref(
         y = y * F.silu(z.to(work))
     y = y.to(x.dtype)
     return (y, final) if return_final_states else y
+
+
+def _packed(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states, dt_softplus, dt_limit, return_final_states,
+            seq_idx):
+    """Every sequence of every row run on its own, the results laid back end to end."""
+    rows: dict[int, list[torch.Tensor]] = {}
+    finals: dict[int, torch.Tensor] = {}
+    for row, start, end in segments(seq_idx):
+        r, t = slice(row, row + 1), slice(start, end)
+        h0 = initial_states[r] if initial_states is not None and start == 0 else None
+        y, final = ssd_scan_ref(x[r, t], dt[r, t], A, B[r, t], C[r, t], chunk_size, D,
+                                None if z is None else z[r, t], dt_bias, h0, dt_softplus, dt_limit, True)
+        rows.setdefault(row, []).append(y)
+        finals[row] = final
+    y = torch.cat([torch.cat(rows[row], 1) for row in range(x.shape[0])], 0)
+    if return_final_states:
+        return y, torch.cat([finals[row] for row in range(x.shape[0])], 0)
+    return y
