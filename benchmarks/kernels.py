@@ -93,7 +93,7 @@ def sweep_scan():
     from ssmkit.kernels.selective_scan.triton import selective_scan_triton
 
     x = scan_inputs(4, 2048, 1536, 16)
-    cfgs = ["8,8,4", "16,8,4", "16,8,8", "32,8,8", "4,8,2", "2,8,1", "8,16,4", "16,16,8", "64,8,8", "32,8,4"]
+    cfgs = ["64,8,8", "32,8,4", "128,8,8", "16,8,4", "4,16,2", "8,16,4", "16,16,4", "32,8,8", "8,8,4", "4,8,2"]
     fwd, bwd = {}, {}
     for key, store in (("SSMKIT_SCAN_CONFIG", fwd), ("SSMKIT_SCAN_CONFIG_BWD", bwd)):
         for cfg in cfgs:

@@ -7,8 +7,10 @@ register themselves beside it. See ``dispatch`` for how one is chosen.
 if __name__ != "ssmkit.kernels":  # the folder kernels/ is only ever ssmkit.kernels
     raise ImportError(f"import ssmkit.kernels, not {__name__!r}")
 
+import torch  # noqa: E402
+
 from .conv1d import causal_conv1d_ref, causal_conv1d_update_ref  # noqa: E402
-from .dispatch import backends, pick, register_impl, triton_available  # noqa: E402
+from .dispatch import backends, load_triton, pick, register_impl, triton_available  # noqa: E402
 from .fftconv import fft_conv_ref  # noqa: E402
 from .packing import pack, seq_idx_from_cu_seqlens, unpack  # noqa: E402
 from .selective_scan import selective_scan_ref  # noqa: E402
@@ -28,6 +30,8 @@ register_impl("causal_conv1d", "triton", "ssmkit.kernels.conv1d.triton:causal_co
 register_impl("causal_conv1d_update", "triton", "ssmkit.kernels.conv1d.triton:causal_conv1d_update_triton")
 register_impl("selective_state_update", "triton", "ssmkit.kernels.state_update.triton:selective_state_update_triton")
 register_impl("ssd_state_update", "triton", "ssmkit.kernels.state_update.triton:ssd_state_update_triton")
+if triton_available() and torch.cuda.is_available():
+    load_triton()
 
 
 def _packed(kw: dict, seq_idx) -> dict:
@@ -88,6 +92,6 @@ __all__ = [
     "causal_conv1d", "causal_conv1d_update", "fft_conv", "selective_state_update",
     "ssd_state_update", "selective_scan_ref", "ssd_scan_ref", "causal_conv1d_ref",
     "causal_conv1d_update_ref", "fft_conv_ref", "selective_state_update_ref",
-    "ssd_state_update_ref", "backends", "pick", "register_impl", "triton_available",
+    "ssd_state_update_ref", "backends", "pick", "register_impl", "triton_available", "load_triton",
     "pack", "unpack", "seq_idx_from_cu_seqlens",
 ]

@@ -23,9 +23,20 @@ def register_impl(op: str, backend: str, fn: Callable | str) -> None:
     _IMPLS.setdefault(op, {})[backend] = fn
 
 
+_HAS_TRITON = importlib.util.find_spec("triton") is not None  # looked up once: torch.compile cannot trace find_spec
+
+
 def triton_available() -> bool:
-    """Whether the ``triton`` package can be imported here."""
-    return importlib.util.find_spec("triton") is not None
+    """Whether the ``triton`` package is installed here."""
+    return _HAS_TRITON
+
+
+def load_triton() -> None:
+    """Import every registered Triton implementation now (done at import time on a machine with a GPU, so
+    that ``torch.compile`` never has to trace an import)."""
+    for op, impls in _IMPLS.items():
+        if isinstance(impls.get("triton"), str):
+            _resolve(op, "triton")
 
 
 def _resolve(op: str, backend: str) -> Callable:

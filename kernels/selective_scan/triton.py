@@ -11,8 +11,8 @@ Backward: a forward pass recomputes the state entering every chunk (a transient
 (b, chunks, n, d) float32 buffer, freed on return); then the chunks are walked in reverse,
 each recomputing its states from its entering state and running the adjoint recurrence
 G_t = C_t gy_t + exp(delta_{t+1} A) G_{t+1} as a reverse scan. dB and dC are reduced over the
-block's channels and added atomically in float32; dA, dD and d delta_bias are per-row
-partials summed by the launcher.
+block's channels and written as per-block float32 partials, as are dA, dD and d delta_bias;
+the launcher sums them (no atomics).
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def _bwd_kernel(
     mn3 = mask_n[None, :, None]
     row3 = (b * d + d3) * L
     bc3 = (b * G + group) * n * L + n3 * L
+    part3 = ((b * tl.num_programs(0) + pid_d) * n + n3) * L  # (b, d-blocks, n, L) partials
     A3 = tl.load(A_ptr + d3 * n + n3, mask=md3 & mn3, other=0.0).to(tl.float32)
     A3l = A3 * 1.4426950408889634
     bias3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
@@ -207,8 +208,9 @@ def _bwd_kernel(
         dh0 = tl.sum(tl.where(first, g * a, 0.0), axis=2)  # the value left after chunk 0 is d h0
         glog = g * (h - bb)  # gradient of (delta_t * A) through exp: G_t a_t h_{t-1}
         dA_acc += tl.sum(glog * dl, axis=2)
-        tl.atomic_add(dB_ptr + bc3 + t3, tl.sum(g * du, axis=0)[None, :, :], mask=mn3 & mt3)
-        tl.atomic_add(dC_ptr + bc3 + t3, tl.sum(h * gy, axis=0)[None, :, :], mask=mn3 & mt3)
+        # this block's share of dB, dC: (1, NP, LC) partials, summed over blocks by the launcher
+        tl.store(dB_ptr + part3 + t3, tl.sum(g * du, axis=0)[None, :, :], mask=mn3 & mt3)
+        tl.store(dC_ptr + part3 + t3, tl.sum(h * gy, axis=0)[None, :, :], mask=mn3 & mt3)
         g_du = tl.sum(g * Bt, axis=1)[:, None, :]  # (BLOCK_D, 1, LC) from here on: one value per channel
         g_dl = tl.sum(glog * A3, axis=1)[:, None, :]
         pre = tl.sum(h * Ct, axis=1)[:, None, :]
@@ -327,11 +329,12 @@ def _bwd_op(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tens
     dz = torch.empty_like(z) if z is not None else _empty(u)
     dA = u.new_empty(b, d, n, dtype=torch.float32)
     dh0 = u.new_empty(b, d, n, dtype=torch.float32)
-    dB = torch.zeros(B.shape, dtype=torch.float32, device=u.device)
-    dC = torch.zeros(C.shape, dtype=torch.float32, device=u.device)
+    blocks = triton.cdiv(d, block_d)
+    dB = u.new_empty(b, blocks, n, L, dtype=torch.float32)
+    dC = u.new_empty(b, blocks, n, L, dtype=torch.float32)
     dD = u.new_empty(b, d, dtype=torch.float32)
     dbias = u.new_empty(b, d, dtype=torch.float32)
-    grid = (triton.cdiv(d, block_d), b)
+    grid = (blocks, b)
     _bwd_kernel[grid](
         u, delta, A, B, C, D, z, delta_bias, seq_idx, ckpt, gy, glast,
         du, ddl, dz, dA, dB, dC, dD, dbias, dh0,
@@ -339,7 +342,10 @@ def _bwd_op(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tens
         SOFTPLUS=delta_softplus, HAS_GLAST=glast is not None, **_flags(D, z, delta_bias, seq_idx),
         BLOCK_D=block_d, LC=lc, NP=triton.next_power_of_2(n), num_warps=warps,
     )
-    return (du, ddl, dA.sum(0), dB.to(B.dtype), dC.to(C.dtype),
+    # blocks never straddle a group: the partials of group g are blocks [g * blocks/G, (g + 1) * blocks/G)
+    dB = dB.view(b, G, blocks // G, n, L).sum(2).to(B.dtype)
+    dC = dC.view(b, G, blocks // G, n, L).sum(2).to(C.dtype)
+    return (du, ddl, dA.sum(0), dB, dC,
             dD.sum(0) if D is not None else _empty(u), dz,
             dbias.sum(0) if delta_bias is not None else _empty(u), dh0)
 
