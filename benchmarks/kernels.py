@@ -93,9 +93,10 @@ def sweep_scan():
     from ssmkit.kernels.selective_scan.triton import selective_scan_triton
 
     x = scan_inputs(4, 2048, 1536, 16)
-    cfgs = ["64,8,8", "32,8,4", "128,8,8", "16,8,4", "4,16,2", "8,16,4", "16,16,4", "32,8,8", "8,8,4", "4,8,2"]
+    fwd_cfgs = ["64,8,8", "32,8,4", "128,8,8", "16,8,4", "4,16,2", "8,16,4", "32,8,8"]
+    bwd_cfgs = ["4,16,2", "8,16,4", "16,16,4", "4,8,2"]
     fwd, bwd = {}, {}
-    for key, store in (("SSMKIT_SCAN_CONFIG", fwd), ("SSMKIT_SCAN_CONFIG_BWD", bwd)):
+    for key, store, cfgs in (("SSMKIT_SCAN_CONFIG", fwd, fwd_cfgs), ("SSMKIT_SCAN_CONFIG_BWD", bwd, bwd_cfgs)):
         for cfg in cfgs:
             os.environ[key] = cfg
             try:

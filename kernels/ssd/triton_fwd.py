@@ -19,6 +19,8 @@ import torch
 import triton
 import triton.language as tl
 
+# form C . B^T once per group and chunk (not per head) where it would be formed this many times or more
+SHARE_CB = 2
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 F32_MAX = torch.finfo(torch.float32).max
 
@@ -183,15 +185,46 @@ def _state_passing_fwd_kernel(st_ptr, init_ptr, final_ptr, cum_ptr, seg_ptr, L, 
     tl.store(final_ptr + pid.to(tl.int64) * PN + offs, s, mask=m)
 
 
-@autotune(key=["P", "N", "Q"])
 @triton.jit
-def _chunk_scan_fwd_kernel(x_ptr, B_ptr, C_ptr, st_ptr, dtp_ptr, cum_ptr, seg_ptr, D_ptr, z_ptr, y_ptr, dy_ptr, dz_ptr,
-                           L, H, NC, P, N, HPG, s_xb, s_xl, s_xh, s_bb, s_bl, s_bg,
+def _bmm_chunk_kernel(B_ptr, C_ptr, cb_ptr, L, G, NC, N, s_bb, s_bl, s_bg,
+                      Q: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PREC: tl.constexpr,
+                      UPCAST: tl.constexpr):
+    """grid (batch*chunks*groups, (Q // BLOCK_M)**2): cb (b, c, g, Q, Q) float32 = C_l . B_s, the blocks s <= l only
+    (rows and columns past L zero); shared by the heads of a group in ``_chunk_scan_fwd_kernel``."""
+    pid = tl.program_id(0)
+    g = pid % G
+    c = (pid // G) % NC
+    b = pid // (G * NC)
+    nbm = Q // BLOCK_M
+    mb = tl.program_id(1) // nbm
+    kb = tl.program_id(1) % nbm
+    if kb <= mb:
+        offs_m = mb * BLOCK_M + tl.arange(0, BLOCK_M)
+        offs_k = kb * BLOCK_M + tl.arange(0, BLOCK_M)
+        offs_n = tl.arange(0, BLOCK_N)
+        start = c * Q
+        clen = tl.minimum(Q, L - start)
+        mn = offs_n < N
+        bc_off = b.to(tl.int64) * s_bb + start.to(tl.int64) * s_bl + g * s_bg
+        cm = tl.load(C_ptr + bc_off + offs_m[:, None] * s_bl + offs_n[None, :],
+                     mask=(offs_m[:, None] < clen) & mn[None, :], other=0.0)
+        bt = tl.load(B_ptr + bc_off + offs_k[None, :] * s_bl + offs_n[:, None],
+                     mask=mn[:, None] & (offs_k[None, :] < clen), other=0.0)
+        cb = _mm(cm, bt, PREC, UPCAST)
+        tl.store(cb_ptr + pid.to(tl.int64) * Q * Q + offs_m[:, None] * Q + offs_k[None, :], cb)
+
+
+@autotune(key=["P", "N", "Q", "HAS_CB", "GATE_BWD"])
+@triton.jit
+def _chunk_scan_fwd_kernel(x_ptr, B_ptr, C_ptr, cb_ptr, st_ptr, dtp_ptr, cum_ptr, seg_ptr, D_ptr, z_ptr, y_ptr, dy_ptr,
+                           dz_ptr, L, H, NC, P, N, HPG, s_xb, s_xl, s_xh, s_bb, s_bl, s_bg,
                            Q: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_P: tl.constexpr,
                            BLOCK_N: tl.constexpr, HAS_D: tl.constexpr, D_PER_P: tl.constexpr, HAS_Z: tl.constexpr,
-                           GATE_BWD: tl.constexpr, HAS_SEQ: tl.constexpr, PREC: tl.constexpr, UPCAST: tl.constexpr):
+                           GATE_BWD: tl.constexpr, HAS_SEQ: tl.constexpr, HAS_CB: tl.constexpr, PREC: tl.constexpr,
+                           UPCAST: tl.constexpr):
     """grid (batch*chunks*heads, m-blocks*p-blocks): y for BLOCK_M positions x BLOCK_P channels (n whole).
 
+    HAS_CB: C_l . B_s read from cb_ptr (``_bmm_chunk_kernel``, once per group) instead of formed per head.
     GATE_BWD (the backward's recompute, with z): y_ptr <- dy silu(z), dz_ptr <- dy u silu'(z), u = y before the gate.
     Later m-blocks (more causal work) are scheduled first.
     """
@@ -229,9 +262,13 @@ def _chunk_scan_fwd_kernel(x_ptr, B_ptr, C_ptr, st_ptr, dtp_ptr, cum_ptr, seg_pt
     for k0 in range(0, hi, BLOCK_K):
         offs_k = k0 + tl.arange(0, BLOCK_K)
         mk = offs_k < clen
-        bt = tl.load(B_ptr + bc_off + offs_k[None, :] * s_bl + offs_n[:, None], mask=mn[:, None] & mk[None, :],
-                     other=0.0)
-        cb = _mm(cm, bt, PREC, UPCAST)
+        if HAS_CB:
+            cb = tl.load(cb_ptr + ((b * NC + c) * (H // HPG) + h // HPG).to(tl.int64) * Q * Q + offs_m[:, None] * Q
+                         + offs_k[None, :])
+        else:
+            bt = tl.load(B_ptr + bc_off + offs_k[None, :] * s_bl + offs_n[:, None], mask=mn[:, None] & mk[None, :],
+                         other=0.0)
+            cb = _mm(cm, bt, PREC, UPCAST)
         cum_k = tl.load(cum_ptr + dc + offs_k)
         dtp_k = tl.load(dtp_ptr + dc + offs_k)
         keep = offs_m[:, None] >= offs_k[None, :]
@@ -299,19 +336,35 @@ def ssd_fwd(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states, seg, dt_s
     return y, final, states, cum, dtp
 
 
+def chunk_cb(B, C, Q: int, bm: int) -> torch.Tensor:
+    """(b, c, g, Q, Q) float32: C_l . B_s within each chunk, blocks with s <= l (``_bmm_chunk_kernel``)."""
+    bsz, L, G, N = B.shape
+    NC = triton.cdiv(L, Q)
+    cb = torch.empty(bsz, NC, G, Q, Q, device=B.device, dtype=torch.float32)
+    _bmm_chunk_kernel[(bsz * NC * G, (Q // bm) ** 2)](
+        B, C, cb, L, G, NC, N, B.stride(0), B.stride(1), B.stride(2), Q=Q, BLOCK_M=bm, BLOCK_N=pow2(N),
+        num_warps=4, **dot_flags(B.dtype))
+    return cb
+
+
 def chunk_scan(x, B, C, states, dtp, cum, seg, D, z, y, dy=None, dz=None):
-    """y (like x) from the entering states; with dy (and z): y <- d(y before the gate), dz <- dz."""
+    """y (like x) from the entering states; with dy (and z): y <- d(y before the gate), dz <- dz.
+
+    Where a group's C . B^T would be formed SHARE_CB or more times (heads per group x p-blocks), it is formed once.
+    """
     bsz, L, H, P = x.shape
     G, N = B.shape[-2:]
     NC, Q = cum.shape[-2:]
     bm, bp = seq_block(Q), min(64, pow2(P))
+    share = (H // G) * triton.cdiv(P, bp) >= SHARE_CB
+    cb = chunk_cb(B, C, Q, bm) if share else None
     _chunk_scan_fwd_kernel[(bsz * NC * H, (Q // bm) * triton.cdiv(P, bp))](
-        x, B, C, states, dtp, cum, seg if seg is not None else dtp, D if D is not None else x,
+        x, B, C, cb if share else x, states, dtp, cum, seg if seg is not None else dtp, D if D is not None else x,
         z if z is not None else x, y, dy if dy is not None else x, dz if dz is not None else x,
         L, H, NC, P, N, H // G, x.stride(0), x.stride(1), x.stride(2), B.stride(0), B.stride(1), B.stride(2),
         Q=Q, BLOCK_M=bm, BLOCK_K=bm, BLOCK_P=bp, BLOCK_N=pow2(N), HAS_D=D is not None,
         D_PER_P=D is not None and D.dim() == 2, HAS_Z=z is not None, GATE_BWD=dy is not None,
-        HAS_SEQ=seg is not None, **dot_flags(x.dtype))
+        HAS_SEQ=seg is not None, HAS_CB=share, **dot_flags(x.dtype))
 
 
 def chunk_states(x, B, dtp, cum, seg, out, to_end: bool):
