@@ -8,7 +8,9 @@ seq_idx is constant over [t-s, t]; positions before t=0 count as the first seque
 
 The backward recomputes the pre-activation (for SiLU) instead of storing it, and is indexed
 by source position s: dx_s = sum_j w[W-1-j] * g_{s+j}, dw[W-1-j] = sum_s x_s * g_{s+j}, with
-g = dout * act'(pre). dweight/dbias are per-program float32 partials summed by the launcher.
+g = dout * act'(pre). It reads x and dout once, as 16-byte chunks split into lanes in registers
+(see ``_lanes``), and loops each program over several tiles of L, so that dweight/dbias are
+accumulated elementwise and reduced once per program into float32 partials summed by the launcher.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ Tensor = torch.Tensor
 # Tiles of about TILE elements, 8 per thread (one 16-byte vector of bf16 along L, the contiguous axis);
 # BLOCK_L is the upper bound along L (clipped to the problem), the channel block fills up the tile.
 TILE, BLOCK_L_FWD, BLOCK_L_BWD, WARPS = 1024, 256, 256, 4
+BWD_PROGRAMS = 4096  # the backward splits L over more programs (each looping over tiles) up to about this many
 BLOCK_D_UPD, WARPS_UPD = 64, 2  # decode: latency-bound, many small programs
 MAX_WIDTH = 4  # state columns are padded to this many lanes
 
@@ -107,107 +110,76 @@ def _final_keep(seq_row, pos, L, W: tl.constexpr, HAS_SEQ: tl.constexpr):
     return keep
 
 
-@triton.jit
-def _grad_tile(x_blk, init_blk, seq_row, dout_blk, w_blk, b_blk, rows, mask_d, src, L,
-               W: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_INIT: tl.constexpr, HAS_SEQ: tl.constexpr,
-               SILU: tl.constexpr, WP: tl.constexpr):
-    """Gradients through the outputs t = src + j (j < W) that read the source positions src (n,).
-
-    Returns d(source) (BD, n), the dweight partial (BD, WP) (column W-1-j: sum_src x_src g_{src+j})
-    and the dbias partial (BD,) (sum of g over the outputs at src), all float32. Each shifted x
-    tile is loaded once: offsets -(W-1)..W-1 feed the W recomputed pre-activations p_j at src + j."""
-    p0 = tl.zeros((rows.shape[0], src.shape[0]), dtype=tl.float32)
-    if HAS_BIAS:
-        p0 += tl.load(b_blk + rows, mask=mask_d, other=0.0).to(tl.float32)[:, None]
-    p1 = p0
-    p2 = p0
-    p3 = p0
-    k0 = src == src  # k_j: seq_idx constant from the current offset up to src + j
-    k1 = k0
-    k2 = k0
-    k3 = k0
-    m0 = k0  # m_j: seq_idx constant over [src, src + j] (the k_j of offset 0)
-    m1 = k0
-    m2 = k0
-    m3 = k0
-    xs = tl.zeros((rows.shape[0], src.shape[0]), dtype=tl.float32)
-    s_prev = src  # seq_idx one position to the right; its first value (offset W) restricts no tap
-    for i in tl.static_range(2 * W - 1):
-        off = W - 1 - i  # W-1 down to -(W-1)
-        if HAS_SEQ:
-            s_cur = _seq_at(seq_row, src + off, L)
-            same = s_cur == s_prev  # no restart at src + off + 1: needed by the taps (j, off) with j > off
-            if off < 0:
-                k0 = k0 & same
-            if off < 1:
-                k1 = k1 & same
-            if off < 2:
-                k2 = k2 & same
-            if off < 3:
-                k3 = k3 & same
-            s_prev = s_cur
-        if off == 0:
-            xv = _x_at(x_blk, init_blk, rows, mask_d, src, L, W, HAS_INIT)
-            xs = xv
-            m0, m1, m2, m3 = k0, k1, k2, k3
-        elif SILU:
-            xv = _x_at(x_blk, init_blk, rows, mask_d, src + off, L, W, HAS_INIT)
-        if SILU:
-            for j in tl.static_range(W):
-                if j - off >= 0:
-                    if j - off < W:  # p_j += w[W-1-s] x_{src+j-s} with s = j - off
-                        tap = _w_col(w_blk, rows, mask_d, W - 1 - (j - off), W)[:, None] * xv
-                        if j == 0:
-                            if HAS_SEQ:
-                                tap = tl.where(k0[None, :], tap, 0.0)
-                            p0 += tap
-                        elif j == 1:
-                            if HAS_SEQ:
-                                tap = tl.where(k1[None, :], tap, 0.0)
-                            p1 += tap
-                        elif j == 2:
-                            if HAS_SEQ:
-                                tap = tl.where(k2[None, :], tap, 0.0)
-                            p2 += tap
-                        else:
-                            if HAS_SEQ:
-                                tap = tl.where(k3[None, :], tap, 0.0)
-                            p3 += tap
-    cols = tl.arange(0, WP)
-    dsrc = tl.zeros((rows.shape[0], src.shape[0]), dtype=tl.float32)
-    dw = tl.zeros((rows.shape[0], WP), dtype=tl.float32)
-    db = tl.zeros((rows.shape[0],), dtype=tl.float32)
-    for j in tl.static_range(W):
-        t = src + j
-        g = tl.load(dout_blk + rows[:, None] * L + t[None, :],
-                    mask=mask_d[:, None] & ((t >= 0) & (t < L))[None, :], other=0.0).to(tl.float32)
-        if j == 0:
-            pre, keep = p0, m0
-        elif j == 1:
-            pre, keep = p1, m1
-        elif j == 2:
-            pre, keep = p2, m2
-        else:
-            pre, keep = p3, m3
-        if SILU:
-            sig = tl.sigmoid(pre)
-            g = g * sig * (1.0 + pre * (1.0 - sig))
-        if j == 0:
-            db = tl.sum(g, axis=1)
-        if HAS_SEQ:
-            g = tl.where(keep[None, :], g, 0.0)
-        dsrc += _w_col(w_blk, rows, mask_d, W - 1 - j, W)[:, None] * g
-        dw += tl.sum(xs * g, axis=1)[:, None] * (cols == W - 1 - j).to(tl.float32)[None, :]
-    return dsrc, dw, db
+# Backward helpers. The backward works on chunks of CH consecutive positions (16 bytes: 8 for 16-bit
+# dtypes, 4 for float32), one vector load per thread and chunk: a (BD, BC, CH) tile is loaded once and
+# split into its CH lanes, (BD, BC) tensors holding the lane's position of every chunk. A shift by s
+# positions is then a choice of lane (from the neighbouring chunk for the first / last s lanes), in
+# registers: no shifted (unaligned, scalar) loads and no data exchange between threads.
 
 
 @triton.jit
-def _dfinal_at(dfinal_blk, seq_row, rows, mask_d, pos, L, W: tl.constexpr, HAS_SEQ: tl.constexpr):
-    """Gradient reaching positions pos (n,) through the returned final state: (BD, n) float32."""
-    keep = _final_keep(seq_row, pos, L, W, HAS_SEQ)
-    idx = pos - (L - (W - 1))
-    v = tl.load(dfinal_blk + rows[:, None] * (W - 1) + idx[None, :], mask=mask_d[:, None] & keep[None, :], other=0.0)
-    return v.to(tl.float32)
+def _lanes(v, CH: tl.constexpr):
+    """(R, C, CH) -> the tuple of its CH lanes (R, C), lane k = v[:, :, k] (CH = 4 or 8; one thread's values)."""
+    if CH == 8:
+        a = tl.reshape(v, (v.shape[0], v.shape[1], 2, 2, 2))  # lane k = 4*b2 + 2*b1 + b0
+        e, o = tl.split(a)  # b0
+        e0, e1 = tl.split(e)  # b1
+        o0, o1 = tl.split(o)
+        l0, l4 = tl.split(e0)  # b2
+        l2, l6 = tl.split(e1)
+        l1, l5 = tl.split(o0)
+        l3, l7 = tl.split(o1)
+        t = (l0, l1, l2, l3, l4, l5, l6, l7)
+    else:
+        a = tl.reshape(v, (v.shape[0], v.shape[1], 2, 2))  # lane k = 2*b1 + b0
+        e, o = tl.split(a)
+        l0, l2 = tl.split(e)
+        l1, l3 = tl.split(o)
+        t = (l0, l1, l2, l3)
+    return t
+
+
+@triton.jit
+def _join(t, CH: tl.constexpr):
+    """The inverse of ``_lanes``: a tuple of CH lanes (R, C) -> (R, C, CH)."""
+    if CH == 8:
+        r0 = tl.join(tl.join(t[0], t[4]), tl.join(t[2], t[6]))  # b0 = 0: (R, C, 2 [b2], 2 [b1])
+        r1 = tl.join(tl.join(t[1], t[5]), tl.join(t[3], t[7]))
+    else:
+        r0 = tl.join(t[0], t[2])
+        r1 = tl.join(t[1], t[3])
+    return tl.reshape(tl.join(r0, r1), (t[0].shape[0], t[0].shape[1], CH))
+
+
+@triton.jit
+def _ext(prev, cur, nxt, e: tl.constexpr, CH: tl.constexpr):
+    """Lane e (-CH <= e < 2 CH) of the chunk extended by its neighbours: prev[e + CH], cur[e] or nxt[e - CH]."""
+    if e < 0:
+        v = prev[e + CH]
+    elif e < CH:
+        v = cur[e]
+    else:
+        v = nxt[e - CH]
+    return v
+
+
+@triton.jit
+def _x3(x_blk, init_blk, rows3, md3, pos, L, W: tl.constexpr, HAS_INIT: tl.constexpr, near0):
+    """x at positions pos (1, BC, CH) as float32 (BD, BC, CH); the initial state for -(W-1) <= pos < 0,
+    read only when near0 (a tile at the start of the row)."""
+    v = tl.load(x_blk + rows3 * L + pos, mask=md3 & (pos >= 0) & (pos < L), other=0.0).to(tl.float32)
+    if HAS_INIT:
+        if near0:
+            s = tl.load(init_blk + rows3 * (W - 1) + (pos + W - 1), mask=md3 & (pos < 0) & (pos >= 1 - W), other=0.0)
+            v += s.to(tl.float32)
+    return v
+
+
+@triton.jit
+def _same(sp, sc, sn, p0, e: tl.constexpr, CH: tl.constexpr):
+    """No sequence starts at lane e of the extended chunk: seq_idx there equals seq_idx one position
+    before, or the position is <= 0 (positions before 0 belong to the first sequence). p0: lane 0's position."""
+    return (_ext(sp, sc, sn, e, CH) == _ext(sp, sc, sn, e - 1, CH)) | (p0 + e < 1)
 
 
 # ----------------------------------------------------------------------------------------- kernels
@@ -252,52 +224,143 @@ def _conv1d_fwd_kernel(x_ptr, w_ptr, b_ptr, init_ptr, seq_ptr, out_ptr, final_pt
 
 @triton.jit
 def _conv1d_bwd_kernel(x_ptr, w_ptr, b_ptr, init_ptr, seq_ptr, dout_ptr, dfinal_ptr,
-                       dx_ptr, dinit_ptr, dw_part_ptr, db_part_ptr, d, L, n_l,
+                       dx_ptr, dinit_ptr, dw_part_ptr, db_part_ptr, d, L, n_tiles, tiles_per_prog,
                        W: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_INIT: tl.constexpr, HAS_SEQ: tl.constexpr,
-                       HAS_DFINAL: tl.constexpr, SILU: tl.constexpr, WP: tl.constexpr,
-                       BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
-    """Grid (n_l = cdiv(L, BLOCK_L), cdiv(d, BLOCK_D), batch). dx (batch, d, L) for the tile's
-    positions; dinit (batch, d, W-1) from the programs with pid_l = 0; dweight/dbias partials
-    (batch * n_l, d, W) and (batch * n_l, d) in float32, one row per program."""
-    pid_l = tl.program_id(0)
-    pid_d = tl.program_id(1)
-    pid_b = tl.program_id(2)
+                       HAS_DFINAL: tl.constexpr, SILU: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_C: tl.constexpr,
+                       CH: tl.constexpr):
+    """Grid (cdiv(d, BLOCK_D), batch, n_split). A program owns BLOCK_D channels of one batch row and the
+    tiles [pid_s * tiles_per_prog, ...) of BLOCK_C chunks of CH positions, plus tile -1 (the initial
+    state's positions as sources) for pid_s = 0. For a source position s: g_t = dout_t act'(pre_t) at
+    the W outputs t = s + j that read it, dx_s = sum_j w[W-1-j] g_{s+j}, dw[W-1-j] += x_s g_{s+j}; g at
+    the W-1 positions after the chunk is recomputed from the next chunk. dweight/dbias accumulate
+    elementwise in float32 across the tiles and are reduced once at the end, to one row per program of
+    the partials (batch * n_split, d, W) and (batch * n_split, d)."""
+    pid_d = tl.program_id(0)
+    pid_b = tl.program_id(1)
+    pid_s = tl.program_id(2)
     d0 = pid_d * BLOCK_D
     rows = tl.arange(0, BLOCK_D)
     mask_d = d0 + rows < d
+    rows3 = rows[:, None, None]
+    md3 = mask_d[:, None, None]
+    chunk3 = tl.arange(0, BLOCK_C)[None, :, None]
+    lane3 = tl.arange(0, CH)[None, None, :]
     blk = pid_b.to(tl.int64) * d + d0
     x_blk = x_ptr + blk * L
     dout_blk = dout_ptr + blk * L
+    dx_blk = dx_ptr + blk * L
     init_blk = init_ptr + blk * (W - 1)
     dfinal_blk = dfinal_ptr + blk * (W - 1)
     seq_row = seq_ptr + pid_b.to(tl.int64) * L
-    w_blk = w_ptr + d0 * W
-    b_blk = b_ptr + d0
 
-    src = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
-    dsrc, dw, db = _grad_tile(x_blk, init_blk, seq_row, dout_blk, w_blk, b_blk, rows, mask_d, src, L,
-                              W, HAS_BIAS, HAS_INIT, HAS_SEQ, SILU, WP)
-    if HAS_DFINAL:
-        dsrc += _dfinal_at(dfinal_blk, seq_row, rows, mask_d, src, L, W, HAS_SEQ)
-    tl.store(dx_ptr + blk * L + rows[:, None] * L + src[None, :], dsrc.to(dx_ptr.dtype.element_ty),
-             mask=mask_d[:, None] & (src < L)[None, :])
+    # weight columns and bias as (BD, 1) in the lanes' layout (read once)
+    wz = tl.zeros((BLOCK_D, 1, CH), dtype=tl.float32)
+    w_at = w_ptr + (d0 + rows3) * W + lane3 * 0
+    w0 = _lanes(wz + tl.load(w_at, mask=md3, other=0.0).to(tl.float32), CH)[0]
+    w1 = _lanes(wz + tl.load(w_at + 1, mask=md3, other=0.0).to(tl.float32), CH)[0]
+    w2 = w1
+    w3 = w1
+    if W > 2:
+        w2 = _lanes(wz + tl.load(w_at + 2, mask=md3, other=0.0).to(tl.float32), CH)[0]
+    if W > 3:
+        w3 = _lanes(wz + tl.load(w_at + 3, mask=md3, other=0.0).to(tl.float32), CH)[0]
+    wt = (w0, w1, w2, w3)
+    bias = tl.zeros_like(w0)
+    if HAS_BIAS:
+        bias = _lanes(wz + tl.load(b_ptr + d0 + rows3 + lane3 * 0, mask=md3, other=0.0).to(tl.float32), CH)[0]
 
+    zero = tl.zeros((BLOCK_D, BLOCK_C), dtype=tl.float32)
+    dw0 = zero  # dw_j = sum_s x_s g_{s+j}: weight column W-1-j
+    dw1 = zero
+    dw2 = zero
+    dw3 = zero
+    db = zero
+    t_lo = pid_s * tiles_per_prog
+    t_hi = tl.minimum(t_lo + tiles_per_prog, n_tiles)
     if HAS_INIT:
-        if pid_l == 0:  # the initial-state positions -(W-1)..-1, as sources like any other
-            sp = tl.arange(0, WP) - WP
-            dsp, dwi, _ = _grad_tile(x_blk, init_blk, seq_row, dout_blk, w_blk, b_blk, rows, mask_d, sp, L,
-                                     W, HAS_BIAS, HAS_INIT, HAS_SEQ, SILU, WP)
-            if HAS_DFINAL:
-                dsp += _dfinal_at(dfinal_blk, seq_row, rows, mask_d, sp, L, W, HAS_SEQ)
-            tl.store(dinit_ptr + blk * (W - 1) + rows[:, None] * (W - 1) + (sp + W - 1)[None, :],
-                     dsp.to(dinit_ptr.dtype.element_ty), mask=mask_d[:, None] & (sp >= 1 - W)[None, :])
-            dw += dwi
+        t_lo -= (pid_s == 0).to(tl.int32)
+    for t in range(t_lo, t_hi):
+        pos = (t * BLOCK_C + chunk3) * CH + lane3  # (1, BC, CH), CH-aligned
+        near0 = t <= 0
+        xp = _lanes(_x3(x_blk, init_blk, rows3, md3, pos - CH, L, W, HAS_INIT, near0), CH)
+        xc = _lanes(_x3(x_blk, init_blk, rows3, md3, pos, L, W, HAS_INIT, near0), CH)
+        xn = _lanes(_x3(x_blk, init_blk, rows3, md3, pos + CH, L, W, HAS_INIT, near0), CH)
+        in_c = md3 & (pos >= 0) & (pos < L)
+        dc = _lanes(tl.load(dout_blk + rows3 * L + pos, mask=in_c, other=0.0).to(tl.float32), CH)
+        dn = _lanes(tl.load(dout_blk + rows3 * L + pos + CH, mask=md3 & (pos + CH >= 0) & (pos + CH < L),
+                            other=0.0).to(tl.float32), CH)
+        if HAS_SEQ:  # read per channel: the same shape as x, hence the same layout; past L it is never needed
+            p0 = _lanes(pos, CH)[0]
+            s_at = seq_row + pos + rows3 * 0
+            sp = _lanes(tl.load(s_at - CH, mask=(pos - CH >= 0) & (pos - CH < L), other=0), CH)
+            sc = _lanes(tl.load(s_at, mask=(pos >= 0) & (pos < L), other=0), CH)
+            sn = _lanes(tl.load(s_at + CH, mask=(pos + CH >= 0) & (pos + CH < L), other=0), CH)
 
-    part = (pid_b * n_l + pid_l).to(tl.int64) * d + d0
-    cols = tl.arange(0, WP)
-    tl.store(dw_part_ptr + part * W + rows[:, None] * W + cols[None, :], dw,
-             mask=mask_d[:, None] & (cols < W)[None, :])
-    tl.store(db_part_ptr + part + rows, db, mask=mask_d)
+        # g at the lanes 0 .. CH+W-2 of the extended chunk (the last W-1 in the next chunk)
+        g = ()
+        for e in tl.static_range(CH + W - 1):
+            gv = _ext(dc, dc, dn, e, CH)
+            if SILU:  # pre_e = bias + sum_i w[W-1-i] x_{e-i}, a tap kept while no sequence starts in (e-i, e]
+                pre = bias
+                for i in tl.static_range(W):
+                    xv = _ext(xp, xc, xn, e - i, CH)
+                    if HAS_SEQ:
+                        if i == 1:
+                            keep = _same(sp, sc, sn, p0, e, CH)
+                        elif i > 1:
+                            keep = keep & _same(sp, sc, sn, p0, e - i + 1, CH)
+                        if i > 0:
+                            xv = tl.where(keep, xv, 0.0)
+                    pre = pre + wt[W - 1 - i] * xv
+                sig = tl.sigmoid(pre)
+                gv = gv * sig * (1.0 + pre * (1.0 - sig))
+            g = g + (gv,)
+        if HAS_BIAS:
+            for k in tl.static_range(CH):
+                db += g[k]
+
+        # dx_k = sum_j w[W-1-j] g_{k+j}, dw_j += x_k g_{k+j}: taps kept while no sequence starts in (k, k+j]
+        dx = ()
+        for k in tl.static_range(CH):
+            acc = wt[W - 1] * g[k]
+            dw0 += xc[k] * g[k]
+            for j in tl.static_range(1, W):
+                gv = g[k + j]
+                if HAS_SEQ:
+                    if j == 1:
+                        m = _same(sp, sc, sn, p0, k + 1, CH)
+                    else:
+                        m = m & _same(sp, sc, sn, p0, k + j, CH)
+                    gv = tl.where(m, gv, 0.0)
+                acc += wt[W - 1 - j] * gv
+                if j == 1:
+                    dw1 += xc[k] * gv
+                elif j == 2:
+                    dw2 += xc[k] * gv
+                else:
+                    dw3 += xc[k] * gv
+            dx = dx + (acc,)
+        dx3 = _join(dx, CH)
+        if HAS_DFINAL:
+            if (t + 1) * BLOCK_C * CH > L - (W - 1):  # the tile holds some of the last W-1 positions
+                fkeep = _final_keep(seq_row, pos, L, W, HAS_SEQ)
+                v = tl.load(dfinal_blk + rows3 * (W - 1) + (pos - (L - (W - 1))), mask=md3 & fkeep, other=0.0)
+                dx3 += v.to(tl.float32)
+        tl.store(dx_blk + rows3 * L + pos, dx3.to(dx_ptr.dtype.element_ty), mask=in_c)
+        if HAS_INIT:
+            if t < 0:
+                tl.store(dinit_ptr + blk * (W - 1) + rows3 * (W - 1) + (pos + W - 1),
+                         dx3.to(dinit_ptr.dtype.element_ty), mask=md3 & (pos < 0) & (pos >= 1 - W))
+
+    part = (pid_b * tl.num_programs(2) + pid_s).to(tl.int64) * d + d0 + rows
+    tl.store(dw_part_ptr + part * W + (W - 1), tl.sum(dw0, axis=1), mask=mask_d)
+    tl.store(dw_part_ptr + part * W + (W - 2), tl.sum(dw1, axis=1), mask=mask_d)
+    if W > 2:
+        tl.store(dw_part_ptr + part * W + (W - 3), tl.sum(dw2, axis=1), mask=mask_d)
+    if W > 3:
+        tl.store(dw_part_ptr + part * W, tl.sum(dw3, axis=1), mask=mask_d)
+    if HAS_BIAS:
+        tl.store(db_part_ptr + part, tl.sum(db, axis=1), mask=mask_d)
 
 
 @triton.jit
@@ -360,6 +423,14 @@ def _blocks(d: int, L: int, block_l: int) -> tuple[int, int]:
     return _pow2(d, 2, max(2, TILE // BL)), BL
 
 
+def _bwd_blocks(d: int, L: int, itemsize: int) -> tuple[int, int, int]:
+    """(BLOCK_D, BLOCK_C, CH) of the backward: chunks of CH positions (16 bytes, at least 4 positions),
+    tiles of about TILE elements and at most BLOCK_L_BWD positions."""
+    CH = max(4, min(8, 16 // itemsize))
+    BC = _pow2(triton.cdiv(L, CH), 1, max(BLOCK_L_BWD // CH, 1))
+    return _pow2(d, 1, max(TILE // (CH * BC), 1)), BC, CH
+
+
 def _contig(t: Tensor | None) -> Tensor | None:
     return None if t is None else t.contiguous()
 
@@ -404,20 +475,24 @@ def _conv1d_bwd(x: Tensor, weight: Tensor, bias: Tensor | None, initial_states: 
     seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
     b, d, L = x.shape
     W = weight.shape[1]
-    BD, BL = _blocks(d, L, BLOCK_L_BWD)
-    n_l = max(triton.cdiv(L, BL), 1)
+    BD, BC, CH = _bwd_blocks(d, L, x.element_size())
+    n_tiles = max(triton.cdiv(L, CH * BC), 1)
+    n_split = min(n_tiles, max(1, triton.cdiv(BWD_PROGRAMS, triton.cdiv(d, BD) * b)))
+    per_prog = triton.cdiv(n_tiles, n_split)
+    n_split = triton.cdiv(n_tiles, per_prog)
     dx = _empty((b, d, L), x.dtype, x.device)
     dinit = _empty((b, d, W - 1), initial_states.dtype, x.device) if initial_states is not None else x.new_empty((0,))
-    dw_part = torch.empty((b * n_l, d, W), dtype=torch.float32, device=x.device)
-    db_part = torch.empty((b * n_l, d), dtype=torch.float32, device=x.device)
+    dw_part = torch.empty((b * n_split, d, W), dtype=torch.float32, device=x.device)
+    db_part = torch.empty((b * n_split, d), dtype=torch.float32, device=x.device) if bias is not None else None
     if b * d > 0:
-        grid = (n_l, triton.cdiv(d, BD), b)
-        _conv1d_bwd_kernel[grid](
+        _conv1d_bwd_kernel[(triton.cdiv(d, BD), b, n_split)](
             x, weight, x if bias is None else bias, x if initial_states is None else initial_states,
             x if seq is None else seq, dout, x if dfinal is None else dfinal, dx,
-            dx if initial_states is None else dinit, dw_part, db_part, d, L, n_l,
+            dx if initial_states is None else dinit, dw_part, dw_part if db_part is None else db_part,
+            d, L, n_tiles, per_prog,
             W=W, HAS_BIAS=bias is not None, HAS_INIT=initial_states is not None, HAS_SEQ=seq is not None,
-            HAS_DFINAL=dfinal is not None, SILU=silu, WP=MAX_WIDTH, BLOCK_D=BD, BLOCK_L=BL, num_warps=WARPS)
+            HAS_DFINAL=dfinal is not None, SILU=silu, BLOCK_D=BD, BLOCK_C=BC, CH=CH,
+            num_warps=max(1, min(WARPS, BD * BC // 32)))  # a whole chunk per thread
     dweight = dw_part.sum(0).to(weight.dtype)
     dbias = db_part.sum(0).to(bias.dtype) if bias is not None else x.new_empty((0,))
     return dx, dweight, dbias, dinit

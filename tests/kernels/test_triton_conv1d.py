@@ -160,6 +160,37 @@ def test_packed_matches_separate_sequences(small_blocks, W):
     assert (got[0][1][1, :, :W - 2] == 0).all()  # the last sequence of row 1 has one position
 
 
+# programs 1: every program loops over all 5 tiles; 12: L split in 3 (2, 2, 1 tiles). float32 loads chunks of 4
+# positions, bfloat16 chunks of 8.
+@pytest.mark.parametrize("W,dtype,programs", [(4, torch.bfloat16, 1), (4, torch.float32, 12), (3, torch.bfloat16, 12),
+                                              (2, torch.float32, 1)])
+def test_backward_loops_over_tiles(small_blocks, monkeypatch, W, dtype, programs):
+    """The backward's tile loop (tiles of 16 positions here) and its split of L over programs: dweight and
+    dbias accumulate across tiles and splits; sequences start on, just before and just after tile and
+    chunk edges; the initial state's tile runs before the first split's tiles; the final state's gradient
+    lands in the last tile."""
+    monkeypatch.setattr(conv_triton, "BWD_PROGRAMS", programs)
+    b, d, L = 2, 5, 77  # 2 channel blocks x 2 rows = 4 (channel block, row) pairs
+    BD, BC, CH = conv_triton._bwd_blocks(d, L, dtype.itemsize)
+    assert (BD, BC * CH) == (4, 16)
+    starts = [[16, 31, 33, 40, 76], [1, 8, 47, 48, 64]]  # 76: a last sequence of one position
+    seq_idx = torch.zeros(b, L, dtype=torch.int32)
+    for r, row in enumerate(starts):
+        for s in row:
+            seq_idx[r, s:] += 1
+    inputs = make_inputs(b, d, L, W, init=True, dtype=dtype)
+    cots = cotangents(b, d, L, W, final=True)
+    kw = dict(activation="silu", return_final_states=True, seq_idx=seq_idx)
+    got = run(causal_conv1d_triton, inputs, cots, **kw)
+    tol = 1e-5 if dtype == torch.float32 else 1e-2
+    assert_matches(got, run(loop_conv, {k: v.double() for k, v in inputs.items()}, cots, **kw), rtol=tol, atol=tol)
+    if programs == 1:  # no seq_idx, states or activation
+        inputs["initial_states"] = None
+        plain = run(causal_conv1d_triton, inputs, cots[:1])
+        assert_matches(plain, run(loop_conv, {k: v if v is None else v.double() for k, v in inputs.items()}, cots[:1]),
+                       rtol=tol, atol=tol)
+
+
 def test_packed_reference_matches_separate_calls():
     """The reference's seq_idx path: each sequence through the plain (F.conv1d) path."""
     W, d, lens = 4, 3, [2, 9, 1, 6]
