@@ -22,8 +22,15 @@ import triton.testing
 
 from ssmkit import kernels
 
+GRAPH = False  # --graph: replay a captured CUDA graph, timing the GPU work without the Python launch cost
+
 
 def bench(fn) -> float:
+    if GRAPH:
+        try:
+            return triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median")
+        except Exception as e:  # noqa: BLE001 - some closures cannot be captured; say so and time them eagerly
+            print(f"(not capturable, timed eagerly: {type(e).__name__}: {str(e)[:80]})")
     return triton.testing.do_bench(fn, warmup=25, rep=100, return_mode="median")
 
 
@@ -240,7 +247,10 @@ def main(argv=None):
     p.add_argument("--sweep", default="")
     p.add_argument("--no-ref", action="store_true", help="skip the reference timings")
     p.add_argument("--json", default="")
+    p.add_argument("--graph", action="store_true", help="time CUDA-graph replays (GPU time without launch cost)")
     a = p.parse_args(argv)
+    global GRAPH
+    GRAPH = a.graph
     if not torch.cuda.is_available():
         sys.exit("benchmarks/kernels.py needs a CUDA GPU")
     print(torch.cuda.get_device_name(), "torch", torch.__version__, "triton", triton.__version__)
