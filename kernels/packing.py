@@ -58,6 +58,5 @@ def pack(seqs: list[torch.Tensor], dim: int = -1) -> tuple[torch.Tensor, torch.T
 
 def unpack(packed: torch.Tensor, seq_idx: torch.Tensor, dim: int = -1) -> list[torch.Tensor]:
     """Inverse of ``pack``: the per-sequence slices of row 0 of ``packed`` along ``dim``."""
-    row = packed[0]
-    d = dim if dim < 0 else dim - 1
-    return [row.narrow(d, start, end - start) for r, start, end in segments(seq_idx[:1]) if r == 0]
+    row = packed[0]  # dim counts the axes of one sequence, as in ``pack``
+    return [row.narrow(dim, start, end - start) for r, start, end in segments(seq_idx[:1]) if r == 0]

@@ -11,8 +11,8 @@ Backward: a forward pass recomputes the state entering every chunk (a transient
 (b, chunks, n, d) float32 buffer, freed on return); then the chunks are walked in reverse,
 each recomputing its states from its entering state and running the adjoint recurrence
 G_t = C_t gy_t + exp(delta_{t+1} A) G_{t+1} as a reverse scan. dB and dC are reduced over the
-block's channels and written as per-block float32 partials, as are dA, dD and d delta_bias;
-the launcher sums them (no atomics).
+block's channels and added atomically to a few float32 partial buffers (together no larger
+than u); dA, dD and d delta_bias are per-row partials; the launcher sums them.
 """
 
 from __future__ import annotations
@@ -115,7 +115,9 @@ def _step_size3(dl, bias, SOFTPLUS: tl.constexpr, HAS_BIAS: tl.constexpr):
         dl = dl + bias
     if SOFTPLUS:
         grad = tl.sigmoid(dl)
-        dl = tl.where(dl <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(dl, 20.0))), dl)
+        e = tl.exp(tl.minimum(dl, 20.0))  # log1p(e) without cancellation: log(u) * e / (u - 1)
+        u = 1.0 + e
+        dl = tl.where(dl > 20.0, dl, tl.where(u == 1.0, e, tl.log(u) * (e / tl.where(u == 1.0, 1.0, u - 1.0))))
     else:
         grad = tl.full(dl.shape, 1.0, tl.float32)
     return dl, grad
@@ -129,6 +131,7 @@ def _bwd_kernel(
     d, L, n, dg, n_chunks, G,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     HAS_GLAST: tl.constexpr, HAS_SEQ: tl.constexpr,
+    SLOTS: tl.constexpr,
     BLOCK_D: tl.constexpr, LC: tl.constexpr, NP: tl.constexpr,
 ):
     """Chunks in reverse; per chunk the states are recomputed from the checkpoint and the
@@ -147,7 +150,11 @@ def _bwd_kernel(
     mn3 = mask_n[None, :, None]
     row3 = (b * d + d3) * L
     bc3 = (b * G + group) * n * L + n3 * L
-    part3 = ((b * tl.num_programs(0) + pid_d) * n + n3) * L  # (b, d-blocks, n, L) partials
+    # dB/dC go to one of SLOTS partial buffers of the block's group (b, G, SLOTS, n, L): fewer blocks share an
+    # address than with a single buffer, and the buffers stay small
+    bpg = dg // BLOCK_D
+    slot = (pid_d - group * bpg) % SLOTS
+    part3 = (((b * G + group) * SLOTS + slot) * n + n3) * L
     A3 = tl.load(A_ptr + d3 * n + n3, mask=md3 & mn3, other=0.0).to(tl.float32)
     A3l = A3 * 1.4426950408889634
     bias3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
@@ -208,9 +215,9 @@ def _bwd_kernel(
         dh0 = tl.sum(tl.where(first, g * a, 0.0), axis=2)  # the value left after chunk 0 is d h0
         glog = g * (h - bb)  # gradient of (delta_t * A) through exp: G_t a_t h_{t-1}
         dA_acc += tl.sum(glog * dl, axis=2)
-        # this block's share of dB, dC: (1, NP, LC) partials, summed over blocks by the launcher
-        tl.store(dB_ptr + part3 + t3, tl.sum(g * du, axis=0)[None, :, :], mask=mn3 & mt3)
-        tl.store(dC_ptr + part3 + t3, tl.sum(h * gy, axis=0)[None, :, :], mask=mn3 & mt3)
+        # this block's share of dB, dC: (1, NP, LC), added to its slot's partial buffer
+        tl.atomic_add(dB_ptr + part3 + t3, tl.sum(g * du, axis=0)[None, :, :], mask=mn3 & mt3)
+        tl.atomic_add(dC_ptr + part3 + t3, tl.sum(h * gy, axis=0)[None, :, :], mask=mn3 & mt3)
         g_du = tl.sum(g * Bt, axis=1)[:, None, :]  # (BLOCK_D, 1, LC) from here on: one value per channel
         g_dl = tl.sum(glog * A3, axis=1)[:, None, :]
         pre = tl.sum(h * Ct, axis=1)[:, None, :]
@@ -330,8 +337,11 @@ def _bwd_op(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tens
     dA = u.new_empty(b, d, n, dtype=torch.float32)
     dh0 = u.new_empty(b, d, n, dtype=torch.float32)
     blocks = triton.cdiv(d, block_d)
-    dB = u.new_empty(b, blocks, n, L, dtype=torch.float32)
-    dC = u.new_empty(b, blocks, n, L, dtype=torch.float32)
+    # partial buffers for dB, dC: as many as fit in the bytes of u (at most one per block of a group)
+    per_slot = 2 * b * G * n * L * 4
+    slots = max(1, min(blocks // G, u.numel() * u.element_size() // per_slot))
+    dB = torch.zeros(b, G, slots, n, L, dtype=torch.float32, device=u.device)
+    dC = torch.zeros(b, G, slots, n, L, dtype=torch.float32, device=u.device)
     dD = u.new_empty(b, d, dtype=torch.float32)
     dbias = u.new_empty(b, d, dtype=torch.float32)
     grid = (blocks, b)
@@ -340,11 +350,11 @@ def _bwd_op(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tens
         du, ddl, dz, dA, dB, dC, dD, dbias, dh0,
         d, L, n, d // G, n_chunks, G,
         SOFTPLUS=delta_softplus, HAS_GLAST=glast is not None, **_flags(D, z, delta_bias, seq_idx),
-        BLOCK_D=block_d, LC=lc, NP=triton.next_power_of_2(n), num_warps=warps,
+        SLOTS=slots, BLOCK_D=block_d, LC=lc, NP=triton.next_power_of_2(n), num_warps=warps,
     )
     # blocks never straddle a group: the partials of group g are blocks [g * blocks/G, (g + 1) * blocks/G)
-    dB = dB.view(b, G, blocks // G, n, L).sum(2).to(B.dtype)
-    dC = dC.view(b, G, blocks // G, n, L).sum(2).to(C.dtype)
+    dB = dB.sum(2).to(B.dtype)
+    dC = dC.sum(2).to(C.dtype)
     return (du, ddl, dA.sum(0), dB, dC,
             dD.sum(0) if D is not None else _empty(u), dz,
             dbias.sum(0) if delta_bias is not None else _empty(u), dh0)
@@ -387,18 +397,31 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
 
     Time-invariant B/C (d, n) run through the reference.
     """
-    if B.dim() == 2 or C.dim() == 2:
-        from .reference import selective_scan_ref
+    if B.dim() == 2 or C.dim() == 2 or u.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        from .reference import selective_scan_ref  # time-invariant B/C, float64: the reference
 
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state,
                                   initial_state, seq_idx)
     if A.is_complex():
         raise NotImplementedError("selective_scan: complex A is not supported; use a real (d, n) A")
     b, d, L = u.shape
+    n = A.shape[-1]
     B4 = B.unsqueeze(1) if B.dim() == 3 else B
     C4 = C.unsqueeze(1) if C.dim() == 3 else C
-    if B4.shape[1] != C4.shape[1] or d % B4.shape[1]:
-        raise ValueError(f"selective_scan: d={d} is not divisible by the {B4.shape[1]} groups of B/C")
+    G = B4.shape[1]
+    expect = {"delta": (delta, (b, d, L)), "A": (A, (d, n)), "B": (B4, (b, G, n, L)), "C": (C4, (b, G, n, L)),
+              "z": (z, (b, d, L)), "D": (D, (d,)), "delta_bias": (delta_bias, (d,)),
+              "initial_state": (initial_state, (b, d, n))}
+    for name, (t, shape) in expect.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"selective_scan: {name} must have shape {shape} for u {tuple(u.shape)}, "
+                             f"got {tuple(t.shape)}")
+    if d % G:
+        raise ValueError(f"selective_scan: d={d} is not divisible by the {G} groups of B/C")
+    if seq_idx is not None:
+        if seq_idx.dim() != 2 or seq_idx.shape[1] != L or seq_idx.shape[0] not in (1, b):
+            raise ValueError(f"selective_scan: seq_idx must be (batch, L) = {(b, L)}, got {tuple(seq_idx.shape)}")
+        seq_idx = seq_idx.to(u.device).expand(b, L)
     contig = lambda t: t.contiguous() if t is not None else None  # noqa: E731
     y, last = _fwd_op(u.contiguous(), delta.contiguous(), A.float().contiguous(), B4.contiguous(),
                          C4.contiguous(), contig(D), contig(z), contig(delta_bias),

@@ -4,11 +4,13 @@ from .reference import ssd_scan_ref
 
 __all__ = ["ssd_scan_ref"]
 
-try:
-    import triton  # noqa: F401
-except ImportError:  # a machine without Triton still has the reference
-    pass
-else:
-    from .triton import ssd_scan_triton  # noqa: F401
+_TRITON = ('ssd_scan_triton',)
 
-    __all__ += ["ssd_scan_triton"]
+
+def __getattr__(name: str):
+    """The Triton versions are imported on first access: importing this package never imports Triton."""
+    if name in _TRITON:
+        from . import triton
+
+        return getattr(triton, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -112,18 +112,33 @@ def ssd_scan_triton(
 
     x: (batch, L, heads, headdim); dt: (batch, L, heads); A: (heads,) negative, float32; B, C: (batch, L, groups, n);
     D: (heads,) or (heads, headdim); z: like x; dt_bias: (heads,); initial_states: (batch, heads, headdim, n);
-    seq_idx: (batch, L) int32. chunk_size: a power of two >= 16. Returns y like x (and final states float32).
+    seq_idx: (batch, L) int32. chunk_size: a power of two >= 16 (other sizes, and float64, run the reference).
+    Returns y like x (and final states float32).
     """
+    tiled = chunk_size >= 16 and not chunk_size & (chunk_size - 1)
+    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16) or not tiled:
+        from .reference import ssd_scan_ref  # float64, or a chunk size the kernels do not tile: same math
+
+        return ssd_scan_ref(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states, dt_softplus, dt_limit,
+                            return_final_states, seq_idx)
     bsz, L, H, P = x.shape
-    G = B.shape[-2]
+    G, N = B.shape[-2:]
+    expect = {"dt": (dt, (bsz, L, H)), "A": (A, (H,)), "B": (B, (bsz, L, G, N)), "C": (C, (bsz, L, G, N)),
+              "z": (z, (bsz, L, H, P)), "dt_bias": (dt_bias, (H,)), "initial_states": (initial_states, (bsz, H, P, N))}
+    for name, (t, shape) in expect.items():
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"ssd_scan: {name} must have shape {shape} for x {tuple(x.shape)}, got {tuple(t.shape)}")
+    if D is not None and tuple(D.shape) not in ((H,), (H, P)):
+        raise ValueError(f"ssd_scan: D must have shape ({H},) or ({H}, {P}), got {tuple(D.shape)}")
     if H % G:
         raise ValueError(f"ssd_scan: {H} heads are not divisible by {G} groups of B/C")
-    if chunk_size < 16 or chunk_size & (chunk_size - 1):
-        raise ValueError(f"ssd_scan_triton: chunk_size must be a power of two >= 16, got {chunk_size}")
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise TypeError(f"ssd_scan_triton: x must be float32, bfloat16 or float16, got {x.dtype}")
-    if seq_idx is not None and seq_idx.shape != (bsz, L):
-        raise ValueError(f"seq_idx must be (batch, L) = {(bsz, L)}, got {tuple(seq_idx.shape)}")
+    if seq_idx is not None:
+        if seq_idx.dim() != 2 or seq_idx.shape[1] != L or seq_idx.shape[0] not in (1, bsz):
+            raise ValueError(f"ssd_scan: seq_idx must be (batch, L) = {(bsz, L)}, got {tuple(seq_idx.shape)}")
+        seq_idx = seq_idx.to(device=x.device, dtype=torch.int32).expand(bsz, L).contiguous()
+    # the op works on contiguous tensors (its fake outputs are contiguous too)
+    x, dt, A, B, C = (t.contiguous() for t in (x, dt, A, B, C))
+    D, z, dt_bias, initial_states = (None if t is None else t.contiguous() for t in (D, z, dt_bias, initial_states))
     # the kernels multiply B, C, x in one dtype
     B, C = B.to(x.dtype), C.to(x.dtype)
     lo, hi = finite(dt_limit)

@@ -305,7 +305,8 @@ def segment_ids(seq_idx: torch.Tensor | None) -> torch.Tensor | None:
     if seq_idx is None:
         return None
     change = (seq_idx[:, 1:] != seq_idx[:, :-1]).to(torch.int32)
-    return torch.cat([torch.zeros_like(change[:, :1]), change.cumsum(1, dtype=torch.int32)], 1).contiguous()
+    first = seq_idx.new_zeros((seq_idx.shape[0], 1), dtype=torch.int32)
+    return torch.cat([first, change.cumsum(1, dtype=torch.int32)], 1).contiguous()
 
 
 def ssd_fwd(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states, seg, dt_softplus, dt_limit):

@@ -45,7 +45,7 @@ def _check(x, kw, tol, seq_idx=None):
 
 
 CASES = [  # (b, d, L, n, groups): lengths around the interpreter's 16-step chunks, L=1, groups
-    (2, 8, 37, 4, 1), (1, 8, 1, 3, 2), (2, 4, 16, 16, 1), (1, 12, 33, 5, 3),
+    (2, 8, 37, 4, 1), (1, 8, 1, 3, 2), (2, 4, 16, 16, 1), (1, 12, 33, 5, 3), (1, 32, 20, 2, 2),  # last: dB slots
 ]
 
 
@@ -149,3 +149,25 @@ def test_gpu_saved_activations_are_smaller_than_inputs():
     y = selective_scan_triton(**x, delta_softplus=True)
     saved = torch.cuda.memory_allocated() - before - y.numel() * y.element_size()
     assert saved < 0.25 * input_bytes, (saved, input_bytes)
+
+
+def test_bad_shapes_get_clear_errors_and_seq_idx_broadcasts():
+    x = _inputs(2, 4, 12, 3, 1, seed=21, grad=False)
+    with pytest.raises(ValueError, match="delta must have shape"):
+        selective_scan_triton(x["u"], x["delta"][..., :-1], x["A"], x["B"], x["C"])
+    with pytest.raises(ValueError, match="seq_idx must be"):
+        selective_scan_triton(x["u"], x["delta"], x["A"], x["B"], x["C"], seq_idx=torch.zeros(12, dtype=torch.int32))
+    one = seq_idx_from_cu_seqlens(torch.tensor([0, 5, 12]))  # (1, L) serves every row
+    y = selective_scan_triton(x["u"], x["delta"], x["A"], x["B"], x["C"], delta_softplus=True, seq_idx=one)
+    yr = selective_scan_ref(x["u"], x["delta"], x["A"], x["B"], x["C"], delta_softplus=True,
+                            seq_idx=one.expand(2, 12))
+    torch.testing.assert_close(y, yr, rtol=1e-5, atol=1e-5)
+
+
+def test_softplus_is_accurate_for_very_negative_steps():
+    x = _inputs(1, 4, 10, 2, 1, seed=22, grad=False)
+    bias = torch.full((4,), -12.0)
+    y = selective_scan_triton(x["u"], x["delta"], x["A"], x["B"], x["C"], delta_bias=bias, delta_softplus=True)
+    y64, _ = selective_scan_seq(x["u"], x["delta"], x["A"], x["B"][:, 0], x["C"][:, 0], delta_bias=bias,
+                                delta_softplus=True)
+    assert _rel(y, y64) < 1e-5
