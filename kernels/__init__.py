@@ -34,32 +34,24 @@ if triton_available() and torch.cuda.is_available():
     load_triton()
 
 
-def _packed(kw: dict, seq_idx) -> dict:
-    """Pass seq_idx only when given, so an implementation without packing support still serves the rest."""
-    if seq_idx is not None:
-        kw["seq_idx"] = seq_idx
-    return kw
-
-
 def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                       return_last_state=False, initial_state=None, seq_idx=None):
     """Mamba-1 selective scan; see ``selective_scan_ref`` for shapes; ``seq_idx`` (batch, L) packs sequences."""
     return pick("selective_scan", u)(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                     return_last_state, initial_state, **_packed({}, seq_idx))
+                                     return_last_state, initial_state, seq_idx)
 
 
 def ssd_scan(x, dt, A, B, C, chunk_size=64, D=None, z=None, dt_bias=None, initial_states=None,
              dt_softplus=False, dt_limit=(0.0, float("inf")), return_final_states=False, seq_idx=None):
     """Mamba-2 chunked SSD scan; see ``ssd_scan_ref`` for shapes; ``seq_idx`` (batch, L) packs sequences."""
     return pick("ssd_scan", x)(x, dt, A, B, C, chunk_size, D, z, dt_bias, initial_states,
-                               dt_softplus, dt_limit, return_final_states, **_packed({}, seq_idx))
+                               dt_softplus, dt_limit, return_final_states, seq_idx)
 
 
 def causal_conv1d(x, weight, bias=None, activation=None, initial_states=None, return_final_states=False,
                   seq_idx=None):
     """Causal depthwise conv1d; see ``causal_conv1d_ref``; ``seq_idx`` (batch, L) packs sequences."""
-    return pick("causal_conv1d", x)(x, weight, bias, activation, initial_states, return_final_states,
-                                    **_packed({}, seq_idx))
+    return pick("causal_conv1d", x)(x, weight, bias, activation, initial_states, return_final_states, seq_idx)
 
 
 def causal_conv1d_update(x, conv_state, weight, bias=None, activation=None):

@@ -23,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ..step_size_triton import softplus
+
 __all__ = ["selective_scan_triton"]
 
 _LOG2E = 1.4426950408889634
@@ -32,6 +34,41 @@ _INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 @triton.jit
 def _combine(a1, b1, a2, b2):
     return a1 * a2, b1 * a2 + b2
+
+
+@triton.jit
+def _block(A_ptr, bias_ptr, d, L, n, dg, G, HAS_BIAS: tl.constexpr, BLOCK_D: tl.constexpr, NP: tl.constexpr):
+    """This program's block of BLOCK_D channels of one batch row: its index tiles, offsets into (b, d, L) rows
+    and (b, G, n, L) B/C rows, A (BLOCK_D, NP, 1) and delta_bias (BLOCK_D, 1, 1) in float32, and the offsets of
+    its (BLOCK_D, NP) states in a (b, d, n) tensor."""
+    pid_d = tl.program_id(0)
+    b = tl.program_id(1).to(tl.int64)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < d
+    group = (pid_d * BLOCK_D) // dg
+    ar_n = tl.arange(0, NP)
+    mask_n = ar_n < n
+    d3 = offs_d[:, None, None]
+    n3 = ar_n[None, :, None]
+    md3 = mask_d[:, None, None]
+    mn3 = mask_n[None, :, None]
+    row3 = (b * d + d3) * L
+    bc3 = (b * G + group) * n * L + n3 * L
+    A3 = tl.load(A_ptr + d3 * n + n3, mask=md3 & mn3, other=0.0).to(tl.float32)
+    bias3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
+    if HAS_BIAS:
+        bias3 = tl.load(bias_ptr + d3, mask=md3, other=0.0).to(tl.float32)
+    state_off = (b * d + offs_d[:, None]) * n + ar_n[None, :]
+    mask_dn = mask_d[:, None] & mask_n[None, :]
+    return pid_d, b, offs_d, mask_d, group, ar_n, mask_n, d3, n3, md3, mn3, row3, bc3, A3, bias3, state_off, mask_dn
+
+
+@triton.jit
+def _state_in(ptr, state_off, mask_dn, PRESENT: tl.constexpr, BLOCK_D: tl.constexpr, NP: tl.constexpr):
+    """A (BLOCK_D, NP) float32 state tile from ``ptr`` (zeros when the tensor is absent)."""
+    if PRESENT:
+        return tl.load(ptr + state_off, mask=mask_dn, other=0.0).to(tl.float32)
+    return tl.zeros((BLOCK_D, NP), tl.float32)
 
 
 @triton.jit
@@ -45,30 +82,11 @@ def _fwd_kernel(
 ):
     """Tiles are (BLOCK_D channels, NP states, LC steps): every thread runs its (channel, state)
     recurrences over LC steps in registers; y sums over the state axis."""
-    pid_d = tl.program_id(0)
-    b = tl.program_id(1).to(tl.int64)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < d
-    group = (pid_d * BLOCK_D) // dg
+    (pid_d, b, offs_d, mask_d, group, ar_n, mask_n, d3, n3, md3, mn3, row3, bc3, A3, bias3, state_off,
+     mask_dn) = _block(A_ptr, bias_ptr, d, L, n, dg, G, HAS_BIAS, BLOCK_D, NP)
+    A3 = A3 * 1.4426950408889634  # exp(x) = exp2(x log2 e)
     ar_t = tl.arange(0, LC)
-    ar_n = tl.arange(0, NP)
-    mask_n = ar_n < n
-    d3 = offs_d[:, None, None]
-    n3 = ar_n[None, :, None]
-    md3 = mask_d[:, None, None]
-    mn3 = mask_n[None, :, None]
-    row3 = (b * d + d3) * L
-    bc3 = (b * G + group) * n * L + n3 * L
-    A3 = tl.load(A_ptr + d3 * n + n3, mask=md3 & mn3, other=0.0).to(tl.float32) * 1.4426950408889634
-    bias3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
-    if HAS_BIAS:
-        bias3 = tl.load(bias_ptr + d3, mask=md3, other=0.0).to(tl.float32)
-    state_off = (b * d + offs_d[:, None]) * n + ar_n[None, :]
-    mask_dn = mask_d[:, None] & mask_n[None, :]
-    if HAS_H0:
-        carry = tl.load(h0_ptr + state_off, mask=mask_dn, other=0.0).to(tl.float32)
-    else:
-        carry = tl.zeros((BLOCK_D, NP), tl.float32)
+    carry = _state_in(h0_ptr, state_off, mask_dn, HAS_H0, BLOCK_D, NP)
     # 2-D (channel, step) tiles for the output epilogue
     row2 = (b * d + offs_d[:, None]) * L
     Dv = tl.zeros((BLOCK_D, 1), tl.float32)
@@ -115,9 +133,7 @@ def _step_size3(dl, bias, SOFTPLUS: tl.constexpr, HAS_BIAS: tl.constexpr):
         dl = dl + bias
     if SOFTPLUS:
         grad = tl.sigmoid(dl)
-        e = tl.exp(tl.minimum(dl, 20.0))  # log1p(e) without cancellation: log(u) * e / (u - 1)
-        u = 1.0 + e
-        dl = tl.where(dl > 20.0, dl, tl.where(u == 1.0, e, tl.log(u) * (e / tl.where(u == 1.0, 1.0, u - 1.0))))
+        dl = softplus(dl)
     else:
         grad = tl.full(dl.shape, 1.0, tl.float32)
     return dl, grad
@@ -136,39 +152,19 @@ def _bwd_kernel(
 ):
     """Chunks in reverse; per chunk the states are recomputed from the checkpoint and the
     adjoint G_t = C_t gy_t + exp(delta_{t+1} A) G_{t+1} runs as a reverse scan."""
-    pid_d = tl.program_id(0)
-    b = tl.program_id(1).to(tl.int64)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < d
-    group = (pid_d * BLOCK_D) // dg
+    (pid_d, b, offs_d, mask_d, group, ar_n, mask_n, d3, n3, md3, mn3, row3, bc3, A3, bias3, state_off,
+     mask_dn) = _block(A_ptr, bias_ptr, d, L, n, dg, G, HAS_BIAS, BLOCK_D, NP)
     ar_t = tl.arange(0, LC)
-    ar_n = tl.arange(0, NP)
-    mask_n = ar_n < n
-    d3 = offs_d[:, None, None]
-    n3 = ar_n[None, :, None]
-    md3 = mask_d[:, None, None]
-    mn3 = mask_n[None, :, None]
-    row3 = (b * d + d3) * L
-    bc3 = (b * G + group) * n * L + n3 * L
     # dB/dC go to one of SLOTS partial buffers of the block's group (b, G, SLOTS, n, L): fewer blocks share an
     # address than with a single buffer, and the buffers stay small
     bpg = dg // BLOCK_D
     slot = (pid_d - group * bpg) % SLOTS
     part3 = (((b * G + group) * SLOTS + slot) * n + n3) * L
-    A3 = tl.load(A_ptr + d3 * n + n3, mask=md3 & mn3, other=0.0).to(tl.float32)
     A3l = A3 * 1.4426950408889634
-    bias3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
-    if HAS_BIAS:
-        bias3 = tl.load(bias_ptr + d3, mask=md3, other=0.0).to(tl.float32)
     D3 = tl.zeros((BLOCK_D, 1, 1), tl.float32)
     if HAS_D:
         D3 = tl.load(D_ptr + d3, mask=md3, other=0.0).to(tl.float32)
-    state_off = (b * d + offs_d[:, None]) * n + ar_n[None, :]
-    mask_dn = mask_d[:, None] & mask_n[None, :]
-    if HAS_GLAST:
-        gcarry = tl.load(glast_ptr + state_off, mask=mask_dn, other=0.0).to(tl.float32)
-    else:
-        gcarry = tl.zeros((BLOCK_D, NP), tl.float32)
+    gcarry = _state_in(glast_ptr, state_off, mask_dn, HAS_GLAST, BLOCK_D, NP)
     dA_acc = tl.zeros((BLOCK_D, NP), tl.float32)
     dh0 = tl.zeros((BLOCK_D, NP), tl.float32)
     dD_acc = tl.zeros((BLOCK_D, 1, 1), tl.float32)

@@ -21,9 +21,9 @@ import torch
 import triton
 import triton.language as tl
 
+from ..step_size_triton import softplus
 from .triton_fwd import (
     _mm,
-    _softplus,
     autotune,
     chunk_scan,
     chunk_states,
@@ -312,7 +312,7 @@ def _ddt_kernel(dt_ptr, bias_ptr, A_ptr, dtp_ptr, ddtp_ptr, dww_ptr, inter_ptr, 
     if HAS_LIMIT:
         pre = v
         if SOFTPLUS:
-            pre = _softplus(v)
+            pre = softplus(v)
         g = tl.where((pre >= dt_min) & (pre <= dt_max), g, 0.0)
     if SOFTPLUS:
         g = tl.where(v > 20.0, g, g * tl.sigmoid(v))

@@ -19,6 +19,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ..step_size_triton import softplus
+
 # form C . B^T once per group and chunk (not per head) where it would be formed this many times or more
 SHARE_CB = 2
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
@@ -71,15 +73,6 @@ def _mm(a, b, PREC: tl.constexpr, UPCAST: tl.constexpr):
 
 
 @triton.jit
-def _softplus(v):
-    """torch's softplus (threshold 20), with an accurate log1p for small exp(v)."""
-    e = tl.exp(tl.minimum(v, 20.0))
-    u = 1.0 + e
-    lp = tl.where(u == 1.0, e, tl.log(u) * (e / (u - 1.0)))
-    return tl.where(v > 20.0, v, lp)
-
-
-@triton.jit
 def _dt_cumsum_kernel(dt_ptr, bias_ptr, A_ptr, dtp_ptr, cum_ptr, L, H, NC, s_db, s_dl, s_dh, dt_min, dt_max,
                       Q: tl.constexpr, BLOCK_H: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                       HAS_LIMIT: tl.constexpr):
@@ -96,7 +89,7 @@ def _dt_cumsum_kernel(dt_ptr, bias_ptr, A_ptr, dtp_ptr, cum_ptr, L, H, NC, s_db,
     if HAS_BIAS:
         d += tl.load(bias_ptr + offs_h, mask=mh, other=0.0).to(tl.float32)[None, :]
     if SOFTPLUS:
-        d = _softplus(d)
+        d = softplus(d)
     if HAS_LIMIT:
         d = tl.minimum(tl.maximum(d, dt_min), dt_max)
     d = tl.where(mask, d, 0.0)

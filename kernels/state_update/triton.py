@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ..step_size_triton import softplus
+
 __all__ = ["selective_state_update_triton", "ssd_state_update_triton"]
 
 _NO_LIMIT = (0.0, math.inf)
@@ -24,12 +26,7 @@ def _dt_prepare(dt, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_LI
     if HAS_BIAS:
         dt = dt + bias
     if SOFTPLUS:
-        e = tl.exp(tl.minimum(dt, 20.0))
-        u = 1.0 + e
-        # log1p(e) without cancellation: log(u) * e / (u - 1) is exact to rounding (Goldberg)
-        one = u == 1.0
-        log1p = tl.where(one, e, tl.log(u) * (e / tl.where(one, 1.0, u - 1.0)))
-        dt = tl.where(dt > 20.0, dt, log1p)
+        dt = softplus(dt)
     if HAS_LIMIT:
         dt = tl.minimum(tl.maximum(dt, lo), hi)
     return dt

@@ -13,12 +13,8 @@ import torch.nn.functional as F
 pytest.importorskip("triton")
 
 from ssmkit.kernels import selective_scan_ref, ssd_scan_ref  # noqa: E402
-from ssmkit.kernels.state_update import (  # noqa: E402
-    selective_state_update_ref,
-    selective_state_update_triton,
-    ssd_state_update_ref,
-    ssd_state_update_triton,
-)
+from ssmkit.kernels.state_update import selective_state_update_ref, ssd_state_update_ref  # noqa: E402
+from ssmkit.kernels.state_update.triton import selective_state_update_triton, ssd_state_update_triton  # noqa: E402
 
 from .sequential import selective_scan_seq, ssd_seq  # noqa: E402
 
