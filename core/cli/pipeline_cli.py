@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from .. import registry
 from ..data.datamodule import DataModule
 from ..errors import SSMKitError
 from ..tasks.pipeline import Pipeline
-from .report import console, metrics_table
+from .report import console, metrics_table, print_table
 
 
 class PipelineCLI(LightningCLI):
@@ -35,6 +35,11 @@ class PipelineCLI(LightningCLI):
             "checkpoint.filename": "best-epoch{epoch:03d}",
             "checkpoint.auto_insert_metric_name": False,
         })
+        if self.pipeline.patience is not None:
+            parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+            parser.set_defaults({"early_stopping.monitor": self.pipeline.monitor,
+                                 "early_stopping.mode": self.pipeline.mode,
+                                 "early_stopping.patience": self.pipeline.patience})
         for src, dst in self.pipeline.links.items():
             parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
         parser.add_argument("--output", type=str | None, default=None,
@@ -59,7 +64,12 @@ class PipelineCLI(LightningCLI):
         metrics_table("validation", self.trainer.callback_metrics, ("val/",))
 
     def after_test(self) -> None:
-        metrics_table("test", self.trainer.callback_metrics, ("test/",))
+        table = getattr(self.model, "test_table", None)
+        table = table(dict(self.trainer.callback_metrics)) if table is not None else None
+        if table:
+            print_table(*table)
+        else:
+            metrics_table("test", self.trainer.callback_metrics, ("test/",))
 
     def after_predict(self) -> None:
         if not self.trainer.is_global_zero:
@@ -73,7 +83,8 @@ class PipelineCLI(LightningCLI):
         if not isinstance(dm, DataModule):
             raise SSMKitError(f"{type(dm).__name__} cannot write predictions (not an ssmkit DataModule)")
         path = dm.write_predictions(rows, out)
-        console.print(f"wrote {len(rows)} predictions to {path}")
+        for written in getattr(dm, "written", None) or [path]:  # a data module may write more than one file
+            console.print(f"wrote {written}")
 
 
 def _config_beside(ckpt: str) -> str | None:

@@ -23,6 +23,8 @@ class Pipeline:
     "metrics": ["test/acc", ...]} — small enough for a CPU in a minute or two.
     links: data attributes that set model arguments once the data module exists, e.g.
     {"num_classes": "num_classes"} (data.num_classes -> model.num_classes).
+    patience: stop when ``monitor`` has not improved for this many validation rounds
+    (``--early_stopping.patience`` overrides); None trains for all of ``max_epochs``.
     """
 
     model: Any
@@ -33,6 +35,7 @@ class Pipeline:
     mode: str = "min"
     demo: dict | None = None
     links: dict = field(default_factory=dict)
+    patience: int | None = None
 
     @property
     def model_class(self) -> type:

@@ -55,6 +55,10 @@ class Task(pl.LightningModule):
     def predict_rows(self, out: torch.Tensor, batch: dict) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def test_table(self, metrics: dict) -> tuple[str, list[str], list[list]] | None:
+        """(title, columns, rows) to print after ``test`` instead of the plain metric list, or None."""
+        return None
+
     # Lightning hooks --------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         out = self(batch["x"], **self.model_inputs(batch))

@@ -1,0 +1,218 @@
+"""The forecasting data module: a table -> scaled series -> train/val/test windows, and forecast files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssmkit.atomic import atomic_write
+from ssmkit.data import DataModule, dataset_root
+from ssmkit.errors import DataError
+
+from .calendar import calendar_features, future_timestamps
+from .datasets import DEFAULTS
+from .table import TimeTable, read_table
+from .windows import Borders, Scaler, WindowSet, season_length, split_borders
+
+FEATURES = ("M", "MS", "S")
+
+
+def synthetic_table(n_rows: int = 17_420, n_vars: int = 7, seed: int = 0) -> TimeTable:
+    """An hourly stand-in with daily and weekly cycles, a trend and noise (used only when the real
+    dataset is absent; always reported as generated)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_rows, dtype=np.float64)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, (2, n_vars))
+    values = (np.sin(2 * np.pi * t / 24 + phase[0]) + 0.5 * np.sin(2 * np.pi * t / 168 + phase[1])
+              + 0.0002 * t * rng.normal(size=n_vars) + 0.3 * rng.normal(size=(n_rows, n_vars)))
+    stamps = np.datetime64("2016-07-01T00:00", "ns") + np.arange(n_rows) * np.timedelta64(1, "h")
+    columns = [f"v{i}" for i in range(n_vars - 1)] + ["OT"]
+    return TimeTable(Path("<generated>"), stamps, columns, values.astype(np.float32), "h", [])
+
+
+class ForecastDataModule(DataModule):
+    """Windows of a multivariate series for ``seq_len`` -> ``pred_len`` forecasting.
+
+    Args:
+        path: a CSV/TSV/Parquet table with a timestamp column (detected, or named by ``timestamp``)
+            and numeric columns; default: the registered ``dataset`` in ``data_dir``.
+        columns: value columns to use (default: every numeric column).
+        features: "M" every column in and out; "MS" every column in, ``target`` scored; "S" ``target`` only.
+        split: "ett" (12/4/4 months), "ratio" (``ratios`` of the rows) or "auto" (the dataset's own, else ratio).
+        scale: standardise each column with the training part's mean and std.
+        calendar: pass calendar features of the look-back window to the model.
+        repair: "none" (bad cells, gaps, duplicated or unsorted timestamps are errors) or "interpolate".
+        train_stride: use every n-th training window (quick runs).
+        predict_path: the table whose end ``predict`` forecasts from (default: ``path``).
+    """
+
+    def __init__(self, path: str | None = None, dataset: str = "timeseries/ETTh1", data_dir: str | None = None,
+                 timestamp: str | None = "auto", columns: list[str] | None = None, features: str = "M",
+                 target: str = "OT", seq_len: int = 96, pred_len: int = 96, split: str = "auto",
+                 ratios: tuple[float, float, float] = (0.7, 0.1, 0.2), scale: bool = True, calendar: bool = True,
+                 repair: str = "none", train_stride: int = 1, predict_path: str | None = None,
+                 batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if features not in FEATURES:
+            raise ValueError(f"unknown features mode {features!r}: use one of {', '.join(FEATURES)}")
+        if seq_len < 1 or pred_len < 1:
+            raise ValueError(f"seq_len ({seq_len}) and pred_len ({pred_len}) must be positive")
+        self.path, self.dataset, self.data_dir, self.timestamp = path, dataset, data_dir, timestamp
+        self.columns_arg, self.features, self.target = columns, features, target
+        self.seq_len, self.pred_len, self.split, self.ratios = seq_len, pred_len, split, tuple(ratios)
+        self.scale, self.calendar, self.repair, self.train_stride = scale, calendar, repair, train_stride
+        self.predict_path = predict_path
+        self._table: TimeTable | None = None
+        self.scaler: Scaler | None = None
+        self.borders: Borders | None = None
+
+    # the table ----------------------------------------------------------------------------
+    @property
+    def table(self) -> TimeTable:
+        if self._table is None:
+            self._table = self._read()
+        return self._table
+
+    def _read(self) -> TimeTable:
+        if self.path:
+            self.source = f"real: {Path(self.path).name}"
+            return self._select(read_table(self.path, self.timestamp, self.columns_arg, self.repair))
+        name = self.dataset.split("/", 1)[-1]
+        try:
+            folder = dataset_root(self.dataset, self.data_dir)
+        except DataError:  # absent: a generated stand-in, labelled as such (never written to disk)
+            self.source = f"generated: {name} is not in the data directory"
+            return self._select(synthetic_table())
+        from .datasets import DATASETS
+
+        file = Path(DATASETS[name].files[0].path).name
+        self.source = f"real: {name}"
+        return self._select(read_table(folder / file, self.timestamp, self.columns_arg, self.repair))
+
+    def _select(self, table: TimeTable) -> TimeTable:
+        """Keep the columns the mode needs ("S": the target alone)."""
+        if self.features in ("MS", "S"):
+            table.column_index(self.target)  # a clear error when the target is absent
+        if self.features == "S":
+            i = table.column_index(self.target)
+            table.values, table.columns = table.values[:, i:i + 1], [self.target]
+        return table
+
+    # what the model is linked to -------------------------------------------------------------
+    @property
+    def n_vars(self) -> int:
+        return self.table.values.shape[1]
+
+    @property
+    def target_index(self) -> int | None:
+        return None if self.features == "M" else self.table.column_index(self.target)
+
+    @property
+    def n_marks(self) -> int:
+        if not self.calendar or self.table.timestamps is None:
+            return 0
+        return calendar_features(self.table.timestamps[:2], self.table.freq)[0].shape[1]
+
+    @property
+    def period(self) -> int:
+        return max(1, min(season_length(self.table.freq), self.seq_len))
+
+    # splits and windows -------------------------------------------------------------------------
+    def _split_name(self) -> str:
+        if self.split != "auto":
+            return self.split
+        if not self.path:
+            return DEFAULTS.get(self.dataset.split("/", 1)[-1], {}).get("split", "ratio")
+        return "ett" if Path(self.path).name.upper().startswith("ETT") else "ratio"
+
+    def _marks(self, table: TimeTable) -> np.ndarray | None:
+        if not self.n_marks:
+            return None
+        return calendar_features(table.timestamps, table.freq)[0]
+
+    def setup(self, stage: str | None = None) -> None:
+        table = self.table
+        self.borders = b = split_borders(len(table.values), self.seq_len, self.pred_len, self._split_name(),
+                                         table.freq, self.ratios, path=table.path)
+        self.scaler = Scaler.fit(table.values[: b.fit_rows]) if self.scale else Scaler.identity(self.n_vars)
+        values, marks = self.scaler.transform(table.values), self._marks(table)
+        L, H = self.seq_len, self.pred_len
+        self.train_set = WindowSet(values, marks, *b.train, L, H, stride=self.train_stride)
+        self.val_set = WindowSet(values, marks, *b.val, L, H)
+        self.test_set = WindowSet(values, marks, *b.test, L, H)
+        self.predict_set = self._predict_set()
+
+    def _predict_set(self) -> WindowSet:
+        """One window: the last ``seq_len`` rows of the predict table (the future is forecast)."""
+        table = self.table if not self.predict_path else self._select(
+            read_table(self.predict_path, self.timestamp, self.columns_arg or None, self.repair))
+        if table.columns != self.table.columns:
+            raise DataError(f"columns {table.columns} differ from the training columns {self.table.columns}",
+                            path=table.path)
+        if len(table.values) < self.seq_len:
+            raise DataError(f"{len(table.values)} rows, the model needs a look-back of {self.seq_len}",
+                            path=table.path)
+        self._predict_table = table
+        values = self.scaler.transform(table.values[-self.seq_len:])
+        marks = None if not self.n_marks else calendar_features(table.timestamps[-self.seq_len:], table.freq)[0]
+        pad = np.zeros((self.pred_len, values.shape[1]), np.float32)  # no future values: y is unused
+        return WindowSet(np.concatenate([values, pad]), marks if marks is None else np.concatenate(
+            [marks, np.zeros((self.pred_len, marks.shape[1]), np.float32)]), 0, len(values) + self.pred_len,
+            self.seq_len, self.pred_len)
+
+    # forecast files ---------------------------------------------------------------------------
+    def forecast_frame(self, forecast: np.ndarray, quantiles: list[float] | None = None) -> tuple[list, list[str],
+                                                                                                  np.ndarray]:
+        """forecast (H, C, q) scaled -> (timestamps, column names, values (H, n_columns)) in the file's units."""
+        table = self._predict_table
+        q = forecast.shape[-1]
+        names = [str(x) for x in quantiles] if quantiles and len(quantiles) == q else [f"q{k}" for k in range(q)]
+        unscaled = self.scaler.inverse(forecast.transpose(0, 2, 1).astype(np.float64))  # (H, q, C)
+        cols = range(len(table.columns)) if self.features == "M" else [self.target_index]
+        header, blocks = [], []
+        for c in cols:
+            for k in range(q):
+                header.append(table.columns[c] if q == 1 else f"{table.columns[c]}_q{float(names[k]):g}"
+                              if quantiles else f"{table.columns[c]}_{names[k]}")
+                blocks.append(unscaled[:, k, c])
+        if table.timestamps is not None and table.freq:
+            stamps = [str(t) for t in np.datetime_as_string(
+                future_timestamps(table.timestamps[-1], table.freq, len(forecast)), unit="s")]
+            stamps = [s.replace("T", " ") for s in stamps]
+        else:
+            stamps = list(range(len(table.values), len(table.values) + len(forecast)))
+        return stamps, header, np.stack(blocks, 1)
+
+    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path, quantiles=None) -> Path:
+        """The forecast of the last window as CSV (timestamps continued) and a PNG plot beside it."""
+        if not rows:
+            raise DataError("nothing to forecast", path=path)
+        path = Path(path)
+        stamps, header, values = self.forecast_frame(rows[-1]["forecast"], quantiles or self._quantiles())
+        time_name = self._time_column()
+        with atomic_write(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([time_name] + header)
+            for stamp, row in zip(stamps, values):
+                writer.writerow([stamp] + [f"{v:.6g}" for v in row])
+        from .plot import plot_forecast
+
+        target = self.target if self.target in self._predict_table.columns else self._predict_table.columns[-1]
+        png = plot_forecast(self._predict_table, target, stamps, header, values, path.with_suffix(".png"),
+                            history=max(self.seq_len, 2 * self.pred_len))
+        self.written = [path, png]
+        return path
+
+    def _quantiles(self) -> list[float] | None:
+        model = getattr(getattr(self, "trainer", None), "lightning_module", None)
+        return getattr(model, "quantiles", None) or None
+
+    def _time_column(self) -> str:
+        table = self._predict_table
+        return "step" if table.timestamps is None else (getattr(table, "time_column", None) or "date")
+
+
+__all__ = ["ForecastDataModule", "synthetic_table"]
