@@ -29,8 +29,7 @@ plugin = Plugin(
             mode="min",
             links=LINKS,
             demo={
-                "model": {"model": "patch_mamba", "options": {"d_model": 32, "d_ff": 64, "n_layers": 1},
-                          "lr": 2e-3},
+                "model": {"model": "patch_mamba", "options": {"d_model": 32, "d_ff": 64, "n_layers": 1}},
                 "data": {"dataset": "timeseries/ETTh1", "train_stride": 4, "batch_size": 64},
                 "trainer": {"max_epochs": 2},
                 "metrics": ["test/mse", "test/mae", "test/ridge/mse", "test/last_value/mse"],

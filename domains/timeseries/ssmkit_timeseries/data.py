@@ -15,7 +15,7 @@ from ssmkit.errors import DataError
 from .calendar import calendar_features, future_timestamps
 from .datasets import DEFAULTS
 from .table import TimeTable, read_table
-from .windows import Borders, Scaler, WindowSet, season_length, split_borders
+from .windows import Borders, Scaler, WindowSet, absolute_steps, season_length, split_borders
 
 FEATURES = ("M", "MS", "S")
 
@@ -140,9 +140,10 @@ class ForecastDataModule(DataModule):
         self.scaler = Scaler.fit(table.values[: b.fit_rows]) if self.scale else Scaler.identity(self.n_vars)
         values, marks = self.scaler.transform(table.values), self._marks(table)
         L, H = self.seq_len, self.pred_len
-        self.train_set = WindowSet(values, marks, *b.train, L, H, stride=self.train_stride)
-        self.val_set = WindowSet(values, marks, *b.val, L, H)
-        self.test_set = WindowSet(values, marks, *b.test, L, H)
+        steps = absolute_steps(table.timestamps, table.freq, len(table.values))
+        self.train_set = WindowSet(values, marks, *b.train, L, H, stride=self.train_stride, steps=steps)
+        self.val_set = WindowSet(values, marks, *b.val, L, H, steps=steps)
+        self.test_set = WindowSet(values, marks, *b.test, L, H, steps=steps)
         self.predict_set = self._predict_set()
 
     def _predict_set(self) -> WindowSet:
@@ -159,9 +160,10 @@ class ForecastDataModule(DataModule):
         values = self.scaler.transform(table.values[-self.seq_len:])
         marks = None if not self.n_marks else calendar_features(table.timestamps[-self.seq_len:], table.freq)[0]
         pad = np.zeros((self.pred_len, values.shape[1]), np.float32)  # no future values: y is unused
+        steps = absolute_steps(table.timestamps, table.freq, len(table.values))[-self.seq_len:]
         return WindowSet(np.concatenate([values, pad]), marks if marks is None else np.concatenate(
             [marks, np.zeros((self.pred_len, marks.shape[1]), np.float32)]), 0, len(values) + self.pred_len,
-            self.seq_len, self.pred_len)
+            self.seq_len, self.pred_len, steps=steps)
 
     # forecast files ---------------------------------------------------------------------------
     def forecast_frame(self, forecast: np.ndarray, quantiles: list[float] | None = None) -> tuple[list, list[str],

@@ -29,12 +29,19 @@ class Forecaster(Task):
         quantiles: e.g. [0.1, 0.5, 0.9] trains with the pinball loss and reports interval coverage;
             None: point forecasts trained with MSE.
         baselines: also score last value, seasonal naive and a closed-form ridge on the test windows.
+        cycle: learn one value per phase of the seasonal ``period`` and variable, subtracted from the
+            window before the model and added back to its forecast (the residual cycle of CycleNet,
+            Lin et al. 2024); phases come from the timestamps, so any file lines up. Trainable models only.
+        ridge_init: for models with a linear skip (PatchMamba, InvertedMamba: ``linear_skip``, on by
+            default), start the skip at the closed-form ridge fit of the training windows and the network's
+            head at zero, so training starts from the linear forecaster and the network learns what it misses.
     """
 
     def __init__(self, model: str = "patch_mamba", options: dict | None = None, n_vars: int = 7,
                  seq_len: int = 96, pred_len: int = 96, n_marks: int = 0, target_index: int | None = None,
                  period: int = 24, quantiles: list[float] | None = None, baselines: bool = True,
-                 lr: float = 1e-3, weight_decay: float = 0.0, warmup: float = 0.0, min_lr_ratio: float = 0.01):
+                 cycle: bool = True, ridge_init: bool = True,
+                 lr: float = 1e-4, weight_decay: float = 0.0, warmup: float = 0.0, min_lr_ratio: float = 0.01):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, min_lr_ratio=min_lr_ratio)
         self.save_hyperparameters()
         self.quantiles = sorted(float(q) for q in quantiles) if quantiles else []
@@ -45,6 +52,10 @@ class Forecaster(Task):
         self.net = build_model(model, n_vars, seq_len, pred_len, n_quantiles=max(1, len(self.quantiles)),
                                n_marks=n_marks, **options)
         self.trainable = getattr(type(self.net), "trainable", True)
+        use_cycle = cycle and self.trainable and period > 1
+        self.cycle = torch.nn.Parameter(torch.zeros(period, n_vars)) if use_cycle else None
+        has_skip = getattr(self.net, "skip", None) is not None
+        self.register_buffer("ridge_initialised", torch.tensor(not (ridge_init and has_skip)))
         self.val_error = HorizonError(pred_len)
         self.test_error = HorizonError(pred_len)
         self.test_error_units = HorizonError(pred_len)
@@ -59,14 +70,26 @@ class Forecaster(Task):
         self._skip_baselines: set[str] = set()
 
     # plumbing -----------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
-        """x (b, L, C) -> (b, H, C, q); quantiles sorted so they never cross (monotone rearrangement,
-        Chernozhukov et al. 2010: never worse in pinball loss than the crossing ones)."""
-        out = self.net(x, **kwargs)
+    def forward(self, x: torch.Tensor, marks: torch.Tensor | None = None,
+                step: torch.Tensor | None = None) -> torch.Tensor:
+        """x (b, L, C), marks (b, L, k), step (b,) the absolute step of x's first row -> (b, H, C, q);
+        quantiles sorted so they never cross (monotone rearrangement, Chernozhukov et al. 2010: never
+        worse in pinball loss than the crossing ones)."""
+        kwargs = {"marks": marks} if marks is not None else {}
+        if self.cycle is None or step is None:
+            out = self.net(x, **kwargs)
+        else:
+            L, H, period = x.shape[1], self.hparams.pred_len, self.cycle.shape[0]
+            phase = (step.long().view(-1, 1) + torch.arange(L + H, device=x.device)) % period
+            season = self.cycle[phase].to(x.dtype)  # (b, L + H, C)
+            out = self.net(x - season[:, :L], **kwargs) + season[:, L:].unsqueeze(-1)
         return out.sort(dim=-1).values if len(self.quantiles) > 1 else out
 
     def model_inputs(self, batch: dict) -> dict:
-        return {"marks": batch["marks"]} if "marks" in batch and self.hparams.n_marks else {}
+        inputs = {"marks": batch["marks"]} if "marks" in batch and self.hparams.n_marks else {}
+        if self.cycle is not None and "step" in batch:
+            inputs["step"] = batch["step"]
+        return inputs
 
     def _scored(self, t: torch.Tensor) -> torch.Tensor:
         """(b, H, C, ...) -> the scored columns (b, H, c, ...)."""
@@ -110,6 +133,24 @@ class Forecaster(Task):
     def on_fit_start(self) -> None:
         if self.hparams.model == "ridge":
             self._fit_ridge(self.net)
+        if not bool(self.ridge_initialised):
+            self._ridge_init()
+
+    @torch.no_grad()
+    def _ridge_init(self) -> None:
+        """Skip <- ridge fit (as a map of the RevIN-normalised window), network head <- 0."""
+        n = self.hparams
+        ridge = build_model("ridge", n.n_vars, n.seq_len, n.pred_len).to(self.device)
+        self._fit_ridge(ridge)
+        W = ridge.W.double().clone()  # (L, H) on x - x_last: as a map of x the last row takes 1 - sum
+        W[-1] += 1 - W.sum(0)  # columns now sum to 1, so the map commutes with instance normalisation
+        self.net.skip.weight.copy_(W.T.to(self.net.skip.weight))
+        self.net.skip.bias.zero_()
+        head = getattr(self.net, "head", None)
+        if isinstance(head, torch.nn.Linear):
+            head.weight.zero_()
+            head.bias.zero_()
+        self.ridge_initialised.fill_(True)
 
     def on_test_start(self) -> None:
         if self.hparams.model == "ridge" and not bool(self.net.W.abs().sum()):
@@ -150,7 +191,7 @@ class Forecaster(Task):
             self.coverage.update(self._scored(out).float(), target)
         for name, baseline in self.baselines.items():
             if name not in self._skip_baselines:
-                base = baseline(batch["x"].float(), **self.model_inputs(batch))[..., 0]
+                base = baseline(batch["x"].float())[..., 0]
                 self.baseline_errors[name].update(self._scored(base), target)
         return loss
 

@@ -104,14 +104,16 @@ class Scaler:
 class WindowSet(Dataset):
     """Windows of a scaled series: x = rows [s, s+L), y = rows [s+L, s+L+H) for s in [start, end-L-H].
 
-    Items: {"x": (L, C), "y": (H, C), "marks": (L, k) if calendar features, "index": s}.
+    Items: {"x": (L, C), "y": (H, C), "marks": (L, k) if calendar features, "index": s, "step": the
+    absolute step number of row s (``steps[s]``, for seasonal phases; s when ``steps`` is None)}.
     """
 
     def __init__(self, values: np.ndarray, marks: np.ndarray | None, start: int, end: int, seq_len: int,
-                 pred_len: int, stride: int = 1):
+                 pred_len: int, stride: int = 1, steps: np.ndarray | None = None):
         self.values = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
         self.marks = None if marks is None else torch.from_numpy(np.ascontiguousarray(marks, dtype=np.float32))
         self.seq_len, self.pred_len = seq_len, pred_len
+        self.steps = steps
         last = end - seq_len - pred_len
         self.starts = np.arange(max(start, 0), last + 1, max(1, stride))
 
@@ -121,7 +123,8 @@ class WindowSet(Dataset):
     def __getitem__(self, i: int) -> dict:
         s = int(self.starts[i])
         mid, stop = s + self.seq_len, s + self.seq_len + self.pred_len
-        item = {"x": self.values[s:mid], "y": self.values[mid:stop], "index": s}
+        step = s if self.steps is None else int(self.steps[s])
+        item = {"x": self.values[s:mid], "y": self.values[mid:stop], "index": s, "step": step}
         if self.marks is not None:
             item["marks"] = self.marks[s:mid]
         return item
@@ -132,6 +135,19 @@ class WindowSet(Dataset):
         x = self.values.unfold(0, self.seq_len, 1)[idx].transpose(1, 2)
         y = self.values[self.seq_len:].unfold(0, self.pred_len, 1)[idx].transpose(1, 2)
         return x, y
+
+
+def absolute_steps(timestamps: np.ndarray | None, freq: str | None, n: int) -> np.ndarray:
+    """(n,) int64 step numbers counted from 1970-01-01 at the series' fixed step, so that a seasonal
+    phase (step mod period) is the same for the same time of day in any file; row numbers otherwise."""
+    try:
+        seconds = 3600.0 / steps_per_hour(freq)
+    except ValueError:
+        return np.arange(n, dtype=np.int64)
+    if timestamps is None:
+        return np.arange(n, dtype=np.int64)
+    ns = timestamps.astype("datetime64[ns]").astype(np.int64)
+    return np.floor_divide(ns, int(round(seconds * 1e9))).astype(np.int64)
 
 
 def season_length(freq: str | None) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytorch_lightning as pl
+import torch
 
 from ssmkit import registry
 
@@ -108,3 +109,34 @@ def test_parameter_free_models_run_in_the_harness(model, tmp_path):
         x, y = dm.test_set.arrays()
         expected = (y.double() - x[:, -1:, :].double()).square().mean().item()
         assert m["test/mse"] == pytest.approx(expected, rel=1e-5) and "test/last_value/mse" not in m
+
+
+def test_ridge_init_starts_at_the_ridge_forecast(tmp_path):
+    """Before any step the SSM forecaster equals the closed-form ridge fitted on the same windows."""
+    data = _series_csv(tmp_path / "load.csv")
+    pipe = registry.get("pipelines", "timeseries/forecast")
+    dm, module = pipe.instantiate(model={"model": "patch_mamba", "options": {"d_model": 16, "n_layers": 1}},
+                                  data={"path": str(data), "seq_len": 48, "pred_len": 24})
+    trainer = pl.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, datamodule=dm)
+    assert bool(module.ridge_initialised)
+    ridge = module.baselines["ridge"]
+    module._fit_ridge(ridge)
+    x, _ = dm.test_set.arrays()
+    module.eval()
+    with torch.no_grad():
+        ours = module.net(x)[..., 0]
+        reference = ridge(x)[..., 0]
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=2e-4, rtol=1e-4)
+
+
+def test_cycle_phases_follow_the_clock():
+    from ssmkit_timeseries.windows import absolute_steps
+
+    stamps = np.datetime64("2021-03-04T05:00:00", "ns") + np.arange(50) * np.timedelta64(1, "h")
+    steps = absolute_steps(stamps, "h", 50)
+    hours = (stamps.astype("datetime64[h]").astype(np.int64) % 24)
+    assert np.array_equal(steps % 24, hours) and steps[0] % 24 == 5
+    quarter = np.datetime64("2021-03-04T05:15:00", "ns") + np.arange(8) * np.timedelta64(15, "m")
+    assert list(absolute_steps(quarter, "15min", 8) % 96)[:3] == [21, 22, 23]

@@ -26,7 +26,8 @@ class InvertedMamba(WindowForecaster):
 
     x (b, seq_len, n_vars), marks (b, seq_len, n_marks) | None -> (b, pred_len, n_vars, n_quantiles).
     Calendar features become extra tokens (when ``use_marks`` and marks are given); only the
-    variable tokens are projected to the forecast.
+    variable tokens are projected to the forecast. ``linear_skip`` adds a linear map of each
+    normalised window (see WindowForecaster; the Forecaster task can start it at the ridge fit).
     """
 
     trainable = True
@@ -34,8 +35,9 @@ class InvertedMamba(WindowForecaster):
     def __init__(self, n_vars: int, seq_len: int, pred_len: int, n_quantiles: int = 1, n_marks: int = 0, *,
                  d_model: int = 256, n_layers: int = 2, d_state: int = 16, d_ff: int = 256, dropout: float = 0.1,
                  expand: int = 2, revin: bool = True, mixer: str = "mamba", use_marks: bool = True,
-                 norm: str = "layernorm", mixer_extra: dict | None = None):
-        super().__init__(n_vars, seq_len, pred_len, revin)
+                 norm: str = "layernorm", mixer_extra: dict | None = None,
+                 linear_skip: bool = True):
+        super().__init__(n_vars, seq_len, pred_len, revin, linear_skip)
         self.n_quantiles, self.n_marks = n_quantiles, n_marks
         self.use_marks = use_marks and n_marks > 0
         self.embed = nn.Linear(seq_len, d_model)
@@ -59,5 +61,5 @@ class InvertedMamba(WindowForecaster):
         h = self.backbone(self.dropout(self.embed(tokens)))  # (b, tokens, d_model)
         y = self.head(h[:, :c])  # (b, c, pred_len * q)
         y = y.reshape(b, c, self.pred_len, self.n_quantiles).permute(0, 2, 1, 3)  # (b, pred_len, c, q)
-        y = self.denormalize(y)
+        y = self.denormalize(y, x)
         return y

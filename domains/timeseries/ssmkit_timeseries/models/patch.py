@@ -17,7 +17,8 @@ class PatchMamba(WindowForecaster):
     x (b, seq_len, n_vars) -> (b, pred_len, n_vars, n_quantiles); marks are ignored. The window is
     padded at the end with ``stride`` copies of its last value and cut into
     n_patches = (seq_len - patch_len) // stride + 2 patches, each embedded as one token of a causal backbone;
-    the flattened tokens are projected to the forecast.
+    the flattened tokens are projected to the forecast. ``linear_skip`` adds a linear map of the
+    normalised window (see WindowForecaster; the Forecaster task can start it at the ridge fit).
     """
 
     trainable = True
@@ -25,8 +26,9 @@ class PatchMamba(WindowForecaster):
     def __init__(self, n_vars: int, seq_len: int, pred_len: int, n_quantiles: int = 1, n_marks: int = 0, *,
                  patch_len: int = 16, stride: int = 8, d_model: int = 128, n_layers: int = 2, d_state: int = 16,
                  d_ff: int = 256, dropout: float = 0.2, head_dropout: float = 0.0, revin: bool = True,
-                 mixer: str = "mamba", expand: int = 2, norm: str = "rmsnorm", mixer_extra: dict | None = None):
-        super().__init__(n_vars, seq_len, pred_len, revin)
+                 mixer: str = "mamba", expand: int = 2, norm: str = "rmsnorm", mixer_extra: dict | None = None,
+                 linear_skip: bool = True):
+        super().__init__(n_vars, seq_len, pred_len, revin, linear_skip)
         if patch_len < 1 or stride < 1:
             raise ValueError(f"patch_len and stride must be positive, got {patch_len} and {stride}")
         if seq_len < patch_len:
@@ -59,5 +61,5 @@ class PatchMamba(WindowForecaster):
         h = self.backbone(h)
         y = self.head(self.head_dropout(h.flatten(1)))  # (b*c, pred_len * q)
         y = y.reshape(b, c, self.pred_len, self.n_quantiles).permute(0, 2, 1, 3)  # (b, pred_len, c, q)
-        y = self.denormalize(y)
+        y = self.denormalize(y, x)
         return y
