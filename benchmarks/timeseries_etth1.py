@@ -1,7 +1,7 @@
 """ETTh1 long-horizon benchmark: every forecaster x horizon, trained and tested the same way.
 
     python benchmarks/timeseries_etth1.py --data-dir ../shared/data [--models patch_mamba,dlinear]
-        [--horizons 96,192,336,720] [--epochs 10] [--json out.json]
+        [--horizons 96,192,336,720] [--epochs 2] [--json out.json]
 
 Prints one markdown row per (model, horizon): test MSE/MAE on the scaled data (the literature's
 convention), the harness's baselines on the same windows, epochs run and training throughput (windows/s).
@@ -74,7 +74,7 @@ def main() -> None:
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--models", default="patch_mamba,inverted_mamba,dlinear")
     p.add_argument("--horizons", default="96,192,336,720")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=2, help="the pipeline's default")
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--features", default="M")

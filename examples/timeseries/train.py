@@ -22,7 +22,7 @@ def main() -> None:
     p.add_argument("--horizon", type=int, default=96)
     p.add_argument("--lookback", type=int, default=96)
     p.add_argument("--quantiles", type=float, nargs="*", default=None, help="e.g. 0.1 0.5 0.9")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=2)
     args = p.parse_args()
 
     pl.seed_everything(0)
