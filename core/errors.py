@@ -26,6 +26,10 @@ class DataError(SSMKitError, ValueError):
         super().__init__(where + problem)
 
 
+class ConfigError(SSMKitError, ValueError):
+    """A bad argument or option value (named, with what is allowed)."""
+
+
 class PluginError(SSMKitError):
     """A plug-in that cannot be loaded, or a name that cannot be resolved."""
 

@@ -54,16 +54,29 @@ class PipelineCLI(LightningCLI):
         return kwargs
 
     def after_fit(self) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        self._source()
         metrics_table("validation (last epoch)", self.trainer.callback_metrics, ("val/", "train/loss"))
         cb = self.trainer.checkpoint_callback
-        if self.trainer.is_global_zero and cb is not None and cb.best_model_path:
+        if cb is not None and cb.best_model_path:
             console.print(f"best checkpoint: {cb.best_model_path}  ({cb.monitor} = {float(cb.best_model_score):.4f})")
             console.print(f"run folder: {self.trainer.log_dir}")
 
     def after_validate(self) -> None:
+        if not self.trainer.is_global_zero:
+            return
         metrics_table("validation", self.trainer.callback_metrics, ("val/",))
 
+    def _source(self) -> None:
+        source = getattr(self.datamodule, "source", "")
+        if source:
+            console.print(f"data: {source}")
+
     def after_test(self) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        self._source()
         table = getattr(self.model, "test_table", None)
         table = table(dict(self.trainer.callback_metrics)) if table is not None else None
         if table:
@@ -99,10 +112,11 @@ def _config_beside(ckpt: str) -> str | None:
 def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
     args = list(args)
-    if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("validate", "test", "predict"):
+    if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("fit", "validate", "test",
+                                                                                    "predict"):
         i = args.index("--ckpt_path")
         config = _config_beside(args[i + 1]) if i + 1 < len(args) else None
-        if config:  # rebuild the model exactly as it was trained
+        if config:  # rebuild the model exactly as it was trained (flags given after it still override)
             args[1:1] = ["--config", config]
     root = Path("runs") / f"{plugin}-{name}"
     trainer_defaults = {

@@ -33,8 +33,10 @@ def main() -> None:
               "seq_len": args.lookback, "pred_len": args.horizon, "batch_size": 32},
     )
     print(f"data: {dm.source}, {dm.n_vars} variables, frequency {dm.table.freq}")
+    best = pl.callbacks.ModelCheckpoint(monitor="val/mse", mode="min")
     trainer = pl.Trainer(max_epochs=args.epochs, gradient_clip_val=1.0, logger=False,
-                         callbacks=[pl.callbacks.EarlyStopping("val/mse", patience=3)])
+                         default_root_dir="runs/example-timeseries",
+                         callbacks=[best, pl.callbacks.EarlyStopping("val/mse", patience=3)])
     trainer.fit(model, datamodule=dm)
     metrics = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
     print_table(*model.test_table(metrics))

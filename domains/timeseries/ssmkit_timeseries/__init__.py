@@ -30,7 +30,8 @@ plugin = Plugin(
             links=LINKS,
             demo={
                 "model": {"model": "patch_mamba", "options": {"d_model": 32, "d_ff": 64, "n_layers": 1}},
-                "data": {"dataset": "timeseries/ETTh1", "train_stride": 4, "batch_size": 64},
+                "data": {"dataset": "timeseries/ETTh1", "train_stride": 4, "batch_size": 64,
+                         "allow_generated": True},
                 "trainer": {"max_epochs": 2},
                 "metrics": ["test/mse", "test/mae", "test/ridge/mse", "test/last_value/mse"],
             },

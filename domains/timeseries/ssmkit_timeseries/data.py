@@ -10,14 +10,15 @@ import numpy as np
 
 from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule, dataset_root
-from ssmkit.errors import DataError
+from ssmkit.errors import ConfigError, DataError
 
 from .calendar import calendar_features, future_timestamps
 from .datasets import DEFAULTS
 from .table import TimeTable, read_table
-from .windows import Borders, Scaler, WindowSet, absolute_steps, season_length, split_borders
+from .windows import SPLITS, Borders, Scaler, WindowSet, absolute_steps, season_length, split_borders
 
 FEATURES = ("M", "MS", "S")
+REPAIRS = ("none", "interpolate")
 
 
 def synthetic_table(n_rows: int = 17_420, n_vars: int = 7, seed: int = 0) -> TimeTable:
@@ -47,6 +48,8 @@ class ForecastDataModule(DataModule):
         repair: "none" (bad cells, gaps, duplicated or unsorted timestamps are errors) or "interpolate".
         train_stride: use every n-th training window (quick runs).
         predict_path: the table whose end ``predict`` forecasts from (default: ``path``).
+        allow_generated: when ``dataset`` is not in the data directory, use a generated stand-in
+            (labelled "generated", as the demo does) instead of stopping with an error.
     """
 
     def __init__(self, path: str | None = None, dataset: str = "timeseries/ETTh1", data_dir: str | None = None,
@@ -54,17 +57,23 @@ class ForecastDataModule(DataModule):
                  target: str = "OT", seq_len: int = 96, pred_len: int = 96, split: str = "auto",
                  ratios: tuple[float, float, float] = (0.7, 0.1, 0.2), scale: bool = True, calendar: bool = True,
                  repair: str = "none", train_stride: int = 1, predict_path: str | None = None,
-                 batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+                 allow_generated: bool = False, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if features not in FEATURES:
-            raise ValueError(f"unknown features mode {features!r}: use one of {', '.join(FEATURES)}")
+            raise ConfigError(f"--data.features {features!r}: use one of {', '.join(FEATURES)}")
         if seq_len < 1 or pred_len < 1:
-            raise ValueError(f"seq_len ({seq_len}) and pred_len ({pred_len}) must be positive")
+            raise ConfigError(f"--data.seq_len ({seq_len}) and --data.pred_len ({pred_len}) must be positive")
+        if split not in SPLITS:
+            raise ConfigError(f"--data.split {split!r}: use one of {', '.join(SPLITS)}")
+        if repair not in REPAIRS:
+            raise ConfigError(f"--data.repair {repair!r}: use one of {', '.join(REPAIRS)}")
+        if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
+            raise ConfigError(f"--data.ratios {list(ratios)} must be three fractions summing to 1")
         self.path, self.dataset, self.data_dir, self.timestamp = path, dataset, data_dir, timestamp
         self.columns_arg, self.features, self.target = columns, features, target
         self.seq_len, self.pred_len, self.split, self.ratios = seq_len, pred_len, split, tuple(ratios)
         self.scale, self.calendar, self.repair, self.train_stride = scale, calendar, repair, train_stride
-        self.predict_path = predict_path
+        self.predict_path, self.allow_generated = predict_path, allow_generated
         self._table: TimeTable | None = None
         self.scaler: Scaler | None = None
         self.borders: Borders | None = None
@@ -79,18 +88,29 @@ class ForecastDataModule(DataModule):
     def _read(self) -> TimeTable:
         if self.path:
             self.source = f"real: {Path(self.path).name}"
-            return self._select(read_table(self.path, self.timestamp, self.columns_arg, self.repair))
+            return self._select(self._report(read_table(self.path, self.timestamp, self.columns_arg, self.repair)))
         name = self.dataset.split("/", 1)[-1]
         try:
             folder = dataset_root(self.dataset, self.data_dir)
-        except DataError:  # absent: a generated stand-in, labelled as such (never written to disk)
-            self.source = f"generated: {name} is not in the data directory"
+        except DataError:
+            if not self.allow_generated:
+                raise
+            self.source = f"generated: {name} is not in the data directory"  # never written to disk
             return self._select(synthetic_table())
         from .datasets import DATASETS
 
         file = Path(DATASETS[name].files[0].path).name
         self.source = f"real: {name}"
-        return self._select(read_table(folder / file, self.timestamp, self.columns_arg, self.repair))
+        return self._select(self._report(read_table(folder / file, self.timestamp, self.columns_arg, self.repair)))
+
+    @staticmethod
+    def _report(table: TimeTable) -> TimeTable:
+        """Say what reading changed (repairs, dropped columns): nothing is altered silently."""
+        from ssmkit.cli.report import console
+
+        for line in table.repairs + table.notes:
+            console.print(f"{table.path.name}: {line}")
+        return table
 
     def _select(self, table: TimeTable) -> TimeTable:
         """Keep the columns the mode needs ("S": the target alone)."""
@@ -118,7 +138,8 @@ class ForecastDataModule(DataModule):
 
     @property
     def period(self) -> int:
-        return max(1, min(season_length(self.table.freq), self.seq_len))
+        """Steps per season (a day of sub-daily data, a week of daily data...); may exceed seq_len."""
+        return season_length(self.table.freq)
 
     # splits and windows -------------------------------------------------------------------------
     def _split_name(self) -> str:

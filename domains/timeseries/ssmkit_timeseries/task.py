@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ssmkit.errors import ConfigError
 from ssmkit.tasks import Task
 
 from .metrics import STANDARD_HORIZONS, Coverage, HorizonError
@@ -45,12 +46,19 @@ class Forecaster(Task):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, min_lr_ratio=min_lr_ratio)
         self.save_hyperparameters()
         self.quantiles = sorted(float(q) for q in quantiles) if quantiles else []
+        if any(not 0 < q < 1 for q in self.quantiles) or len(set(self.quantiles)) != len(self.quantiles):
+            raise ConfigError(f"quantiles {quantiles} must be distinct levels between 0 and 1")
+        if len(self.quantiles) > 1 and 0.5 not in self.quantiles:
+            raise ConfigError(f"quantiles {quantiles} must include 0.5 (the point forecast is the median)")
         self.point = median_index(self.quantiles) if self.quantiles else 0
         options = dict(options or {})
         if model == "seasonal_naive":
             options.setdefault("period", period)
-        self.net = build_model(model, n_vars, seq_len, pred_len, n_quantiles=max(1, len(self.quantiles)),
-                               n_marks=n_marks, **options)
+        try:
+            self.net = build_model(model, n_vars, seq_len, pred_len, n_quantiles=max(1, len(self.quantiles)),
+                                   n_marks=n_marks, **options)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"--model.model {model} / --model.options: {exc}") from None
         self.trainable = getattr(type(self.net), "trainable", True)
         use_cycle = cycle and self.trainable and period > 1
         self.cycle = torch.nn.Parameter(torch.zeros(period, n_vars)) if use_cycle else None
@@ -63,7 +71,7 @@ class Forecaster(Task):
         self.baselines = torch.nn.ModuleDict()
         if baselines:
             for name in BASELINES:
-                if name != model:
+                if name != model and not (name == "seasonal_naive" and period > seq_len):
                     kwargs = {"period": period} if name == "seasonal_naive" else {}
                     self.baselines[name] = build_model(name, n_vars, seq_len, pred_len, **kwargs)
         self.baseline_errors = torch.nn.ModuleDict({name: HorizonError(pred_len) for name in self.baselines})
@@ -115,13 +123,9 @@ class Forecaster(Task):
         dm = self._datamodule()
         if dm is None or dm.train_set is None:
             raise RuntimeError("the ridge forecaster needs the data module's training windows")
-        x, y = dm.train_set.arrays()
-        if len(x) * x.shape[-1] > RIDGE_MAX_ROWS:  # a seeded subset keeps the normal equations small
-            keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-            keep = keep[: max(1, RIDGE_MAX_ROWS // x.shape[-1])]
-            x, y = x[keep], y[keep]
-        vx, vy = dm.val_set.arrays() if dm.val_set is not None else (x, y)
-        vx, vy = vx[:20_000], vy[:20_000]
+        limit = max(1, RIDGE_MAX_ROWS // self.hparams.n_vars)  # a seeded subset keeps memory and time small
+        x, y = dm.train_set.arrays(limit)
+        vx, vy = dm.val_set.arrays(limit // 5) if dm.val_set is not None else (x, y)
         best = None
         for lam in RIDGE_LAMBDAS:
             ridge.fit(x, y, lam)
@@ -189,10 +193,11 @@ class Forecaster(Task):
             self.test_error_units.update(scaler.inverse(pred.double(), cols), scaler.inverse(target.double(), cols))
         if self.coverage is not None:
             self.coverage.update(self._scored(out).float(), target)
-        for name, baseline in self.baselines.items():
-            if name not in self._skip_baselines:
-                base = baseline(batch["x"].float())[..., 0]
-                self.baseline_errors[name].update(self._scored(base), target)
+        with torch.autocast(self.device.type, enabled=False):  # baselines in float32, never bf16
+            for name, baseline in self.baselines.items():
+                if name not in self._skip_baselines:
+                    base = baseline(batch["x"].float())[..., 0]
+                    self.baseline_errors[name].update(self._scored(base), target)
         return loss
 
     def _log_errors(self, prefix: str, metric: HorizonError) -> None:

@@ -129,9 +129,13 @@ class WindowSet(Dataset):
             item["marks"] = self.marks[s:mid]
         return item
 
-    def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All windows at once: x (N, L, C), y (N, H, C) (views, no copy of the series)."""
+    def arrays(self, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The windows as x (N, L, C), y (N, H, C) (copies); ``limit``: a seeded random subset of at most
+        that many windows, chosen before anything is copied."""
         idx = torch.as_tensor(self.starts)
+        if limit is not None and len(idx) > limit:
+            keep = torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))[:limit]
+            idx = idx[keep.sort().values]
         x = self.values.unfold(0, self.seq_len, 1)[idx].transpose(1, 2)
         y = self.values[self.seq_len:].unfold(0, self.pred_len, 1)[idx].transpose(1, 2)
         return x, y

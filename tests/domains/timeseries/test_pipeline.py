@@ -27,7 +27,9 @@ def test_short_fit_on_etth1_beats_last_value(shared_data):
     pl.seed_everything(0)
     pipe = registry.get("pipelines", "timeseries/forecast")
     dm, model = pipe.instantiate(
-        model={"model": "patch_mamba", "options": {"d_model": 32, "d_ff": 64, "n_layers": 1}, "lr": 2e-3},
+        # no ridge start, no cycle: the network itself must learn to beat the last value
+        model={"model": "patch_mamba", "options": {"d_model": 32, "d_ff": 64, "n_layers": 1, "linear_skip": False},
+               "lr": 2e-3, "cycle": False, "ridge_init": False},
         data={"dataset": "timeseries/ETTh1", "data_dir": str(shared_data), "train_stride": 8, "batch_size": 64,
               "pred_len": 96})
     assert dm.source == "real: ETTh1" and dm.n_vars == 7 and dm.n_marks == 4
@@ -38,7 +40,9 @@ def test_short_fit_on_etth1_beats_last_value(shared_data):
     assert len(dm.test_set) == 2880 - 96 + 1  # every test window of the standard protocol, none dropped
     assert m["test/mse"] < 0.8 * m["test/last_value/mse"]
     assert 0.3 < m["test/ridge/mse"] < 0.5  # the closed-form linear rival on the same windows
-    assert m["test/mse_units"] > m["test/mse"]  # original units: the series' own scale
+    # original units: the scaled error times each column's training variance, averaged over columns
+    var = torch.as_tensor(dm.scaler.std) ** 2
+    assert m["test/mse_units"] == pytest.approx(float((m["test/mse"] * var).mean()), rel=0.25)
 
 
 def _series_csv(path, n=1200, missing=False):
@@ -140,3 +144,27 @@ def test_cycle_phases_follow_the_clock():
     assert np.array_equal(steps % 24, hours) and steps[0] % 24 == 5
     quarter = np.datetime64("2021-03-04T05:15:00", "ns") + np.arange(8) * np.timedelta64(15, "m")
     assert list(absolute_steps(quarter, "15min", 8) % 96)[:3] == [21, 22, 23]
+
+
+def test_absent_dataset_is_an_error_not_generated_data(tmp_path):
+    from ssmkit_timeseries.data import ForecastDataModule
+
+    from ssmkit.errors import DataError
+
+    with pytest.raises(DataError, match="ETTh1.*not in the data directory"):
+        _ = ForecastDataModule(dataset="timeseries/ETTh1", data_dir=str(tmp_path)).n_vars
+    dm = ForecastDataModule(dataset="timeseries/ETTh1", data_dir=str(tmp_path), allow_generated=True)
+    assert dm.n_vars == 7 and dm.source.startswith("generated")
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--model.quantiles", "[0.1, 0.9]", "0.5"), ("--model.model", "nope", "nope"),
+    ("--data.features", "X", "features"), ("--data.repair", "fix", "repair"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, flag, value, words):
+    data = _series_csv(tmp_path / "load.csv")
+    res = _cli(["timeseries", "forecast", "fit", "--data.path", str(data), flag, value,
+                "--trainer.max_epochs", "1"], tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    err = [line for line in res.stderr.splitlines() if line.startswith("ssmkit: error")]
+    assert len(err) == 1 and words in err[0]
