@@ -1,0 +1,171 @@
+"""The classification data module: labelled DNA records -> token ids, stratified splits, TSV predictions."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ssmkit.atomic import atomic_write
+from ssmkit.data import DataModule, dataset_root, split_indices
+from ssmkit.errors import DataError
+
+from .alphabet import PAD, crop_or_pad, reverse_complement
+from .readers import (
+    Record,
+    encode_records,
+    label_ids,
+    labels_from_csv,
+    labels_from_files,
+    labels_from_header,
+    read_genomic_benchmarks,
+    read_records,
+)
+
+
+class TokenSet(Dataset):
+    """Items {"x": (length,) int64 ids, "mask": (length,) bool, "y", "index"}; training sets crop at
+    random positions and, with ``rc_augment``, read the reverse strand half of the time."""
+
+    def __init__(self, seqs: list[np.ndarray], y: np.ndarray | None, index: np.ndarray, length: int,
+                 train: bool = False, rc_augment: bool = False, seed: int = 0):
+        self.seqs, self.y, self.index, self.length = seqs, y, index, length
+        self.train, self.rc_augment = train, rc_augment
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        j = int(self.index[i])
+        ids = self.seqs[j]
+        if self.train and self.rc_augment and self.rng.random() < 0.5:
+            ids = reverse_complement(ids)
+        ids = crop_or_pad(ids, self.length, self.rng if self.train else None,
+                          mode="random" if self.train else "center")
+        x = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+        item = {"x": x, "mask": x != PAD, "index": j}
+        if self.y is not None:
+            item["y"] = int(self.y[j])
+        return item
+
+
+class DNAClassDataModule(DataModule):
+    """Labelled sequences for classification.
+
+    The labels come from (first that is given): ``files`` ({class: FASTA/FASTQ/GenBank file or files});
+    ``path`` with ``label_csv`` (id,label) or ``label_field`` (a header field: an index, or a key of
+    "key=value"); ``benchmarks_root`` (a Genomic Benchmarks folder: train/ + test/, class folders);
+    else the registered ``dataset`` (one file per class) in ``data_dir``.
+
+    Args:
+        length: tokens per sequence (longer ones are cropped, randomly when training; shorter padded);
+            default: the longest sequence.
+        lowercase: "upper" (soft-masked bases read as bases), "n" (as N) or "error".
+        rc_augment: read the reverse strand of half the training sequences.
+        predict_path: sequences to classify (default: the test split).
+    """
+
+    def __init__(self, dataset: str = "genomics/promoters_ecoli", data_dir: str | None = None,
+                 files: dict[str, list[str]] | None = None, path: str | None = None, label_csv: str | None = None,
+                 label_field: str | None = None, benchmarks_root: str | None = None, length: int | None = None,
+                 lowercase: str = "upper", rc_augment: bool = False, val_fraction: float = 0.1,
+                 test_fraction: float = 0.2, predict_path: str | None = None, batch_size: int = 64,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.dataset, self.data_dir, self.files, self.path = dataset, data_dir, files, path
+        self.label_csv, self.label_field, self.benchmarks_root = label_csv, label_field, benchmarks_root
+        self.length_arg, self.lowercase, self.rc_augment = length, lowercase, rc_augment
+        self.val_fraction, self.test_fraction, self.predict_path = val_fraction, test_fraction, predict_path
+        self._data: tuple[list[Record], list[str], dict | None] | None = None
+
+    # reading ---------------------------------------------------------------------------------
+    def _read(self) -> tuple[list[Record], list[str], dict | None]:
+        if self.files:
+            self.source = "real: " + ", ".join(sorted(self.files))
+            recs, labels = labels_from_files(self.files, duplicates="rename")
+            return recs, labels, None
+        if self.path:
+            recs = read_records(self.path, duplicates="rename")
+            self.source = f"real: {Path(self.path).name}"
+            if self.label_csv:
+                return recs, labels_from_csv(recs, self.label_csv), None
+            if self.label_field is not None:
+                field = int(self.label_field) if str(self.label_field).isdigit() else self.label_field
+                return recs, labels_from_header(recs, field), None
+            raise DataError("no labels: give label_csv (id,label) or label_field (a header field)", path=self.path)
+        if self.benchmarks_root:
+            splits = read_genomic_benchmarks(self.benchmarks_root)
+            self.source = f"real: {Path(self.benchmarks_root).name}"
+            recs, labels, fixed = [], [], {}
+            for split, (r, lab) in splits.items():
+                fixed[split] = np.arange(len(recs), len(recs) + len(r))
+                recs, labels = recs + list(r), labels + list(lab)
+            return recs, labels, fixed
+        from .datasets import CLASS_FILES
+
+        name = self.dataset.split("/", 1)[-1]
+        if name not in CLASS_FILES:
+            raise DataError(f"dataset {self.dataset!r} has no class files; use files=, path= or benchmarks_root=")
+        folder = dataset_root(self.dataset, self.data_dir)
+        self.source = f"real: {name}"
+        recs, labels = labels_from_files({c: folder / f for c, f in CLASS_FILES[name].items()}, duplicates="rename")
+        return recs, labels, None
+
+    def _load(self) -> tuple[list[Record], list[str], dict | None]:
+        if self._data is None:
+            self._data = self._read()
+        return self._data
+
+    @property
+    def classes(self) -> list[str]:
+        return label_ids(self._load()[1])[1]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    # splits ----------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        recs, labels, fixed = self._load()
+        y, _ = label_ids(labels, self.classes)
+        seqs = encode_records(recs, self.lowercase)
+        self.length = self.length_arg or max(len(s) for s in seqs)
+        if fixed is not None:  # Genomic Benchmarks: its own test split, validation carved from train
+            train_all, test = fixed["train"], fixed["test"]
+            tr, va, _ = split_indices(len(train_all), self.val_fraction, 0.0, self.seed, labels=y[train_all])
+            train, val = train_all[tr], train_all[va]
+        else:
+            train, val, test = split_indices(len(seqs), self.val_fraction, self.test_fraction, self.seed, labels=y)
+        self._records = recs
+        self.train_set = TokenSet(seqs, y, train, self.length, train=True, rc_augment=self.rc_augment,
+                                  seed=self.seed)
+        self.val_set = TokenSet(seqs, y, val, self.length)
+        self.test_set = TokenSet(seqs, y, test, self.length)
+        self.predict_set, self._predict_records = self.test_set, recs
+        if self.predict_path:
+            prec = read_records(self.predict_path, duplicates="rename")
+            self._predict_records = prec
+            self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)),
+                                        self.length)
+
+    # predictions -----------------------------------------------------------------------------
+    def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"id": self._predict_records[r["index"]].id, "label": self.classes[r["label"]],
+                 "probability": r["probability"]} for r in rows]
+
+    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
+        """id, label, probability as TSV, written atomically."""
+        path = Path(path)
+        with atomic_write(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["id", "label", "probability"], delimiter="\t")
+            writer.writeheader()
+            writer.writerows(self.prediction_rows(rows))
+        return path
+
+
+__all__ = ["DNAClassDataModule", "TokenSet"]

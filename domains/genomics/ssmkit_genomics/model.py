@@ -1,0 +1,89 @@
+"""DNA networks: token embedding -> (bidirectional) SSM backbone, optionally reverse-complement equivariant."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ssmkit.backbone import Backbone, BackboneConfig
+from ssmkit.heads import pool as pool_positions
+
+from .alphabet import VOCAB_SIZE, reverse_complement_padded
+
+RC_MODES = ("none", "equivariant")
+
+
+class DNANet(nn.Module):
+    """Token ids (b, L) (PAD = 0 at the end of shorter rows) -> per-position features.
+
+    rc="equivariant": the same backbone reads both strands, F(x) = [G(x), RC(G(RC(x)))] (b, L, 2d),
+    so F(RC(x)) equals F(x) reversed along the sequence with its two halves swapped (the documented
+    flip, ``flip_features``); weights are shared between the strands (Caduceus' parameter sharing
+    realised by running the shared network twice). rc="none": F(x) = G(x) (b, L, d).
+    """
+
+    def __init__(self, d_model: int = 128, n_layers: int = 4, d_state: int = 16, bidirectional: bool = True,
+                 rc: str = "equivariant", mixer: str = "mamba", dropout: float = 0.1, d_intermediate: int = 0):
+        super().__init__()
+        if rc not in RC_MODES:
+            raise ValueError(f"unknown rc mode {rc!r}: use one of {', '.join(RC_MODES)}")
+        self.rc, self.d_model = rc, d_model
+        self.embed = nn.Embedding(VOCAB_SIZE, d_model, padding_idx=0)
+        self.backbone = Backbone(BackboneConfig(
+            d_model=d_model, n_layers=n_layers, mixer=mixer, mixer_options={"d_state": d_state},
+            bidirectional=bidirectional, dropout=dropout, d_intermediate=d_intermediate))
+
+    @property
+    def out_features(self) -> int:
+        return 2 * self.d_model if self.rc == "equivariant" else self.d_model
+
+    def strand(self, ids: torch.Tensor) -> torch.Tensor:
+        """One strand: (b, L) -> (b, L, d)."""
+        return self.backbone(self.embed(ids))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (b, L), mask (b, L) True on real tokens -> features (b, L, out_features)."""
+        h = self.strand(ids)
+        if self.rc == "none":
+            return h
+        lengths = (ids != 0).sum(1) if mask is None else mask.sum(1)
+        rc_ids = reverse_complement_padded(ids, lengths)
+        h_rc = _reverse_padded(self.strand(rc_ids), lengths)  # back to the forward strand's positions
+        return torch.cat([h, h_rc], dim=-1)
+
+    @staticmethod
+    def flip_features(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The map F(x) -> F(RC(x)) of the equivariant network: reverse positions, swap halves."""
+        d = features.shape[-1] // 2
+        flipped = _reverse_padded(features, lengths)
+        return torch.cat([flipped[..., d:], flipped[..., :d]], dim=-1)
+
+
+def _reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row's first lengths[i] positions of x (b, L, ...), padding left in place."""
+    L = x.shape[1]
+    pos = torch.arange(L, device=x.device).unsqueeze(0)
+    lengths = lengths.to(x.device).unsqueeze(1)
+    src = torch.where(pos < lengths, lengths - 1 - pos, pos)
+    return torch.gather(x, 1, src.view(*src.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class DNAClassifierNet(nn.Module):
+    """ids (b, L) -> logits (b, num_classes): DNANet features pooled over real positions; with
+    rc="equivariant" the head sees the mean of the two strands' halves, so the logits of a sequence
+    and of its reverse complement are identical."""
+
+    def __init__(self, num_classes: int, pool: str = "mean", head_dropout: float = 0.1, **net_options):
+        super().__init__()
+        self.net = DNANet(**net_options)
+        self.pool = pool
+        self.dropout = nn.Dropout(head_dropout)
+        self.head = nn.Linear(self.net.d_model, num_classes)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = ids != 0 if mask is None else mask
+        pooled = pool_positions(self.net(ids, mask), self.pool, mask)
+        if self.net.rc == "equivariant":
+            d = self.net.d_model
+            pooled = 0.5 * (pooled[:, :d] + pooled[:, d:])
+        return self.head(self.dropout(pooled))

@@ -1,0 +1,182 @@
+"""The classify pipeline end to end: a short fit on the real E. coli promoters against a k-mer logistic
+regression, and fit/test/predict (and bad input) through the console script."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torchmetrics.functional.classification import binary_matthews_corrcoef
+
+from ssmkit import registry
+
+BIN = Path(sys.executable).parent
+SSMKIT = shutil.which("ssmkit", path=str(BIN)) or shutil.which("ssmkit")
+
+
+def _cli(args, cwd):
+    return subprocess.run([SSMKIT, *args], cwd=cwd, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=600)
+
+
+# ------------------------------------------------------------------------------------------ real data
+
+
+def kmer_features(seqs: list[np.ndarray], ks=(3, 4)) -> torch.Tensor:
+    """Normalised counts of every k-mer over ACGT (k-mers with N skipped), concatenated over ks."""
+    rows = []
+    for s in seqs:
+        base = np.asarray(s, dtype=np.int64) - 1  # A,C,G,T -> 0..3; N (4) and PAD (-1) invalid
+        valid = (base >= 0) & (base < 4)
+        row = []
+        for k in ks:
+            n = max(0, len(base) - k + 1)
+            code, ok = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+            for j in range(k):
+                code = code * 4 + np.where(valid[j:j + n], base[j:j + n], 0)
+                ok &= valid[j:j + n]
+            row.append(np.bincount(code[ok], minlength=4 ** k) / max(1, n))
+        rows.append(np.concatenate(row))
+    return torch.tensor(np.array(rows), dtype=torch.float64)
+
+
+def kmer_logistic_mcc(seqs, y, train, test, l2: float = 1e-2) -> float:
+    """MCC on ``test`` of an L2-regularised logistic regression on standardised k-mer counts (LBFGS)."""
+    x = kmer_features(seqs)
+    mu, sd = x[train].mean(0), x[train].std(0) + 1e-8
+    x = (x - mu) / sd
+    target = torch.as_tensor(y, dtype=torch.float64)
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=300, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x[train] @ w + b, target[train]) + l2 * w.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        pred = (x[test] @ w + b > 0).long()
+    return float(binary_matthews_corrcoef(pred, torch.as_tensor(y[test])))
+
+
+@pytest.mark.slow  # minutes on a CPU; and it fails at present: the model does not yet beat the k-mer rival
+def test_short_fit_on_ecoli_promoters_beats_kmer_logistic_regression(shared_data):
+    pl.seed_everything(0)
+    pipe = registry.get("pipelines", "genomics/classify")
+    dm, model = pipe.instantiate(
+        model={"d_model": 32, "n_layers": 2, "lr": 5e-3},
+        data={"dataset": "genomics/promoters_ecoli", "data_dir": str(shared_data), "batch_size": 32})
+    trainer = pl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, gradient_clip_val=1.0)
+    trainer.fit(model, datamodule=dm)
+    m = trainer.test(model, datamodule=dm, verbose=False)[0]
+    assert dm.source == "real: promoters_ecoli" and dm.classes == ["non_promoter", "promoter"]
+    train, test = dm.train_set.index, dm.test_set.index
+    assert len(test) == round(0.2 * 839) + round(0.2 * 3000) and not set(train) & set(test)
+    baseline = kmer_logistic_mcc(dm.train_set.seqs, dm.train_set.y, train, test)
+    assert 0.55 < baseline < 0.8  # the k-mer rival is a real one
+    assert m["test/mcc"] > baseline, (m, baseline)
+    assert m["test/sensitivity"] > 0.6 and m["test/specificity"] > 0.9, m
+
+
+# ------------------------------------------------------------------------------------------ console script
+
+MOTIF = "TTGACA" + "A" * 5 + "TATAAT"
+
+
+def _random_seq(rng, n: int) -> str:
+    return "".join(rng.choice(list("ACGT"), n))
+
+
+def _write_fasta(path: Path, n: int, seed: int, labels: bool = True) -> tuple[Path, list[str], list[str]]:
+    """Sequences of 30..60 nt; "pos" ones carry a promoter-like motif, "neg" ones do not."""
+    rng = np.random.default_rng(seed)
+    ids, labs, lines = [], [], []
+    for i in range(n):
+        lab = "pos" if i % 2 else "neg"
+        seq = _random_seq(rng, int(rng.integers(30, 61)))
+        if lab == "pos":
+            at = int(rng.integers(0, len(seq) - len(MOTIF)))
+            seq = seq[:at] + MOTIF + seq[at + len(MOTIF):]
+        rid = f"s{seed}_{i}"
+        ids.append(rid)
+        labs.append(lab)
+        lines += [f">{rid} synthetic {lab}", seq[:25], seq[25:]]
+    path.write_text("\n".join(lines) + "\n")
+    return path, ids, labs
+
+
+def _write_labels(path: Path, ids: list[str], labels: list[str]) -> Path:
+    with open(path, "w", newline="") as handle:
+        w = csv.writer(handle)
+        w.writerow(["id", "label"])
+        w.writerows(zip(ids, labels))
+    return path
+
+
+def test_fit_test_predict_through_the_console_script(tmp_path):
+    assert SSMKIT, "the ssmkit console script is not installed"
+    fasta, ids, labels = _write_fasta(tmp_path / "train.fa", 60, seed=0)
+    table = _write_labels(tmp_path / "labels.csv", ids, labels)
+    new, new_ids, _ = _write_fasta(tmp_path / "new.fasta", 7, seed=1)
+    common = ["--model.d_model", "8", "--model.n_layers", "1", "--data.path", str(fasta), "--data.label_csv",
+              str(table), "--data.batch_size", "16"]
+    fit = _cli(["genomics", "classify", "fit", "--trainer.max_epochs", "1", *common], tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "val/mcc" in fit.stdout and "data: real: train.fa" in fit.stdout, fit.stdout[-2000:]
+    ckpts = sorted((tmp_path / "runs" / "genomics-classify").rglob("last.ckpt"))
+    assert len(ckpts) == 1, fit.stdout[-2000:]
+    config = (ckpts[0].parent.parent / "config.yaml").read_text()
+    assert "d_model: 8" in config and str(table) in config
+
+    test = _cli(["genomics", "classify", "test", "--ckpt_path", str(ckpts[0])], tmp_path)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert all(name in test.stdout for name in ("test/acc", "test/mcc", "test/sensitivity", "test/specificity"))
+
+    out = tmp_path / "out" / "pred.tsv"
+    pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),
+                 "--output", str(out)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(out, newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    assert rows[0] == ["id", "label", "probability"]
+    assert [r[0] for r in rows[1:]] == new_ids  # one row per record, in file order
+    assert {r[1] for r in rows[1:]} <= {"neg", "pos"}
+    assert all(0.5 <= float(r[2]) <= 1.0 for r in rows[1:])
+    assert [p.name for p in out.parent.iterdir()] == ["pred.tsv"]  # no temporary left behind
+
+
+def _one_error_line(res, name: str) -> str:
+    assert res.returncode == 2, (res.returncode, res.stderr[-3000:])
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    errors = [line for line in res.stderr.splitlines() if line.startswith("ssmkit: error:")]
+    assert len(errors) == 1 and name in errors[0], res.stderr[-3000:]
+    return errors[0]
+
+
+def test_bad_inputs_fail_with_one_line(tmp_path):
+    empty = tmp_path / "empty_record.fa"
+    empty.write_text(">a\nACGTACGT\n>b\n>c\nGGCCTTAA\n")
+    table = _write_labels(tmp_path / "labels.csv", ["a", "b", "c"], ["pos", "neg", "pos"])
+    res = _cli(["genomics", "classify", "fit", "--data.path", str(empty), "--data.label_csv", str(table),
+                "--trainer.max_epochs", "1"], tmp_path)
+    line = _one_error_line(res, "empty_record.fa")
+    assert "'b'" in line and "empty sequence" in line and "line 3" in line
+
+    fasta, ids, labels = _write_fasta(tmp_path / "ok.fa", 6, seed=2)
+    stray = _write_labels(tmp_path / "stray.csv", [*ids, "ghost"], [*labels, "pos"])
+    res = _cli(["genomics", "classify", "fit", "--data.path", str(fasta), "--data.label_csv", str(stray),
+                "--trainer.max_epochs", "1"], tmp_path)
+    line = _one_error_line(res, "stray.csv")
+    assert "'ghost'" in line and "line 8" in line
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.ckpt"))
