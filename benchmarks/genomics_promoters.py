@@ -25,7 +25,8 @@ def run(dataset: str, args) -> dict:
     pl.seed_everything(args.seed, verbose=False)
     pipeline = registry.get("pipelines", "genomics/classify")
     dm, model = pipeline.instantiate(model=json.loads(args.model_json),
-                                     data={"dataset": dataset, "data_dir": args.data_dir})
+                                     data={"dataset": dataset, "data_dir": args.data_dir,
+                                                           **json.loads(args.data_json)})
     epochs = args.epochs or pipeline.trainer.get("max_epochs", 10)
     with tempfile.TemporaryDirectory() as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor="val/mcc", mode="max")
@@ -40,7 +41,8 @@ def run(dataset: str, args) -> dict:
     row = {"dataset": dataset, "epochs": epochs, "fit_s": round(fit_s, 1), "length": dm.length,
            "seqs_per_s": round(n_train / fit_s), "nt_per_s": round(n_train * dm.length / fit_s),
            **{k: round(float(v), 4) for k, v in m.items()}}
-    print(f"| {dataset} | {row['test/sensitivity']:.4f} | {row['test/specificity']:.4f} | {row['test/mcc']:.4f} | "
+    print(f"| {args.tag} | {dataset} | {row['test/sensitivity']:.4f} | {row['test/specificity']:.4f} | "
+          f"{row['test/mcc']:.4f} | "
           f"{row['test/acc']:.4f} | {row['test/auroc']:.4f} | {epochs} | {row['seqs_per_s']} | {row['fit_s']} |",
           flush=True)
     return row
@@ -52,6 +54,8 @@ def main() -> None:
     p.add_argument("--datasets", default="genomics/promoters_ecoli,genomics/promoters_arabidopsis")
     p.add_argument("--epochs", type=int, default=None, help="default: the pipeline's max_epochs")
     p.add_argument("--model-json", default="{}", help="DNAClassifier arguments, e.g. '{\"d_model\": 64}'")
+    p.add_argument("--data-json", default="{}", help="DNAClassDataModule arguments, e.g. '{\"rc_augment\": true}'")
+    p.add_argument("--tag", default="", help="a label printed in each row")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
     args = p.parse_args()

@@ -69,15 +69,35 @@ class Backbone(nn.Module):
     def causal(self) -> bool:
         return not self.config.bidirectional and all(getattr(b.mixer, "causal", False) for b in self.layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
+    def forward(self, x: torch.Tensor, state: list | None = None) -> torch.Tensor:
+        """x (batch, L, d_model). ``state`` (from ``allocate_state``) continues a long sequence
+        chunk by chunk: each layer starts from it and leaves the state at the chunk's end in it, so
+        the chunks' outputs equal one forward over the whole; ``detach_state`` between chunks
+        truncates backpropagation there."""
+        if state is None:
+            for layer in self.layers:
+                x = layer(x)
+        else:
+            self._need_causal("a carried state")
+            for layer, s in zip(self.layers, state):
+                x = layer(x, s)
         return self.norm_f(x)
+
+    def _need_causal(self, what: str) -> None:
+        if not self.causal:
+            raise RuntimeError(f"{what} needs a causal backbone (bidirectional mixers see the future)")
+
+    @staticmethod
+    def detach_state(state: list) -> list:
+        """Cut the graph behind a carried state (truncated backpropagation through time)."""
+        for s in state:
+            for k, v in s.items():
+                s[k] = v.detach()
+        return state
 
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> list:
         """Per-layer zero states for ``step``."""
-        if not self.causal:
-            raise RuntimeError("step() needs a causal backbone (bidirectional mixers see the future)")
+        self._need_causal("step()")
         return [layer.allocate_state(batch, device, dtype) for layer in self.layers]
 
     def step(self, x: torch.Tensor, state: list) -> torch.Tensor:

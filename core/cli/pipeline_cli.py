@@ -91,8 +91,9 @@ class PipelineCLI(LightningCLI):
         if batches and isinstance(batches[0], list) and batches[0] and isinstance(batches[0][0], list):
             batches = list(itertools.chain.from_iterable(batches))  # several dataloaders
         rows = list(itertools.chain.from_iterable(batches))
-        out = self.config[self.subcommand].get("output") or Path(self.trainer.log_dir or ".") / "predictions.csv"
         dm = self.datamodule
+        default_name = getattr(dm, "prediction_file", "predictions.csv")
+        out = self.config[self.subcommand].get("output") or Path(self.trainer.log_dir or ".") / default_name
         if not isinstance(dm, DataModule):
             raise SSMKitError(f"{type(dm).__name__} cannot write predictions (not an ssmkit DataModule)")
         path = dm.write_predictions(rows, out)

@@ -35,8 +35,11 @@ class DataModule(pl.LightningDataModule):
     """Holds ``train_set``/``val_set``/``test_set``/``predict_set`` filled by ``setup``.
 
     ``source`` says where the data came from ("real: <what>" or "generated: <why>"), so
-    reports never pass generated data off as real.
+    reports never pass generated data off as real. ``prediction_file``: the file ``predict`` writes
+    in the run folder when no ``--output`` is given.
     """
+
+    prediction_file = "predictions.csv"
 
     def __init__(self, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__()

@@ -35,8 +35,10 @@ class Block(nn.Module):
         self.mlp = GatedMLP(d_model, d_intermediate, dropout) if d_intermediate > 0 else None
         self.norm2 = make_norm(norm, d_model, norm_eps) if self.mlp is not None else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.mixer(self.norm(x)))
+    def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
+        """x (batch, L, d); ``state``: the mixer's carried state (see ``Mamba.forward``), or None."""
+        h = self.norm(x)
+        x = x + self.dropout(self.mixer(h) if state is None else self.mixer(h, state))
         if self.mlp is not None:
             x = x + self.dropout(self.mlp(self.norm2(x)))
         return x

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .. import kernels
-from .mamba import inverse_softplus_dt, no_weight_decay
+from .mamba import conv_silu, inverse_softplus_dt, no_weight_decay
 from .norm import GatedRMSNorm
 
 
@@ -46,18 +46,22 @@ class Mamba2(nn.Module):
     def _split(self, zxbcdt: torch.Tensor):
         return zxbcdt.split([self.d_inner, self.conv_dim, self.nheads], dim=-1)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden: (batch, L, d_model) -> (batch, L, d_model)."""
+    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """hidden: (batch, L, d_model) -> (batch, L, d_model); ``state`` carries across chunks as in
+        ``Mamba.forward`` (its entries are replaced by the state at the chunk's end)."""
         b, L, _ = hidden.shape
         z, xBC, dt = self._split(self.in_proj(hidden))
-        xBC = kernels.causal_conv1d(xBC.transpose(1, 2), self.conv1d.weight.squeeze(1), self.conv1d.bias, "silu")
+        xBC = conv_silu(xBC.transpose(1, 2), self.conv1d, state)
         gn = self.ngroups * self.d_state
         x, B, C = xBC.transpose(1, 2).split([self.d_inner, gn, gn], dim=-1)
         y = kernels.ssd_scan(
             x.reshape(b, L, self.nheads, self.headdim), dt, -torch.exp(self.A_log.float()),
             B.reshape(b, L, self.ngroups, self.d_state), C.reshape(b, L, self.ngroups, self.d_state),
             chunk_size=self.chunk_size, D=self.D.float(), dt_bias=self.dt_bias.float(), dt_softplus=True,
+            initial_states=None if state is None else state["ssm"], return_final_states=state is not None,
         )
+        if state is not None:
+            y, state["ssm"] = y
         y = self.norm(y.reshape(b, L, self.d_inner), z)
         return self.out_proj(y)
 

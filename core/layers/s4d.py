@@ -52,10 +52,20 @@ class S4D(nn.Module):
     def _output(self, y: torch.Tensor) -> torch.Tensor:
         return F.glu(self.out(self.dropout(F.gelu(y))), dim=-1)
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden: (batch, L, d_model) -> (batch, L, d_model)."""
+    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """hidden: (batch, L, d_model) -> (batch, L, d_model); ``state`` carries across chunks as in
+        ``Mamba.forward``: the initial state adds its decaying response, the final state is
+        dA^L h0 + sum_t dA^(L-1-t) u_t."""
         u = hidden.transpose(1, 2)
-        y = kernels.fft_conv(u, self.kernel(u.shape[-1]), self.D.float())
+        L = u.shape[-1]
+        y = kernels.fft_conv(u, self.kernel(L), self.D.float())
+        if state is not None:
+            dA, CdB = self._discrete()
+            powers = torch.exp(torch.log(dA).unsqueeze(-1) * torch.arange(L + 1, device=dA.device))  # (d, m, L+1)
+            h0 = state["ssm"]
+            y = y + (2 * torch.einsum("bdm,dm,dml->bdl", h0, CdB, powers[..., 1:]).real).to(y.dtype)
+            decay = powers[..., :L].flip(-1)  # dA^(L-1-t)
+            state["ssm"] = h0 * powers[..., L] + torch.einsum("bdl,dml->bdm", u.float().to(decay.dtype), decay)
         return self._output(y.transpose(1, 2))
 
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:

@@ -129,12 +129,23 @@ class DNAClassDataModule(DataModule):
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def max_length(self) -> int:
+        """Tokens per sequence the model sees: ``length`` if given, else the longest sequence."""
+        return self.length_arg or max(len(r.seq) for r in self._load()[0])
+
+    @property
+    def class_counts(self) -> list[int]:
+        """Sequences per class over the whole labelled set (the loss weights of ``balance``)."""
+        y, _ = label_ids(self._load()[1], self.classes)
+        return np.bincount(y, minlength=self.num_classes).tolist()
+
     # splits ----------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         recs, labels, fixed = self._load()
         y, _ = label_ids(labels, self.classes)
         seqs = encode_records(recs, self.lowercase)
-        self.length = self.length_arg or max(len(s) for s in seqs)
+        self.length = self.max_length
         if fixed is not None:  # Genomic Benchmarks: its own test split, validation carved from train
             train_all, test = fixed["train"], fixed["test"]
             tr, va, _ = split_indices(len(train_all), self.val_fraction, 0.0, self.seed, labels=y[train_all])

@@ -23,12 +23,17 @@ class DNANet(nn.Module):
     """
 
     def __init__(self, d_model: int = 128, n_layers: int = 4, d_state: int = 16, bidirectional: bool = True,
-                 rc: str = "equivariant", mixer: str = "mamba", dropout: float = 0.1, d_intermediate: int = 0):
+                 rc: str = "equivariant", mixer: str = "mamba", dropout: float = 0.1, d_intermediate: int = 0,
+                 stem: int = 0):
         super().__init__()
         if rc not in RC_MODES:
             raise ValueError(f"unknown rc mode {rc!r}: use one of {', '.join(RC_MODES)}")
+        if stem < 0 or (stem and stem % 2 == 0):
+            raise ValueError(f"stem={stem}: give an odd convolution width (motif length), or 0 for none")
         self.rc, self.d_model = rc, d_model
         self.embed = nn.Embedding(VOCAB_SIZE, d_model, padding_idx=0)
+        # optional motif detector before the SSM: a "same"-padded convolution over the embeddings
+        self.stem = nn.Sequential(nn.Conv1d(d_model, d_model, stem, padding=stem // 2), nn.GELU()) if stem else None
         self.backbone = Backbone(BackboneConfig(
             d_model=d_model, n_layers=n_layers, mixer=mixer, mixer_options={"d_state": d_state},
             bidirectional=bidirectional, dropout=dropout, d_intermediate=d_intermediate))
@@ -39,7 +44,10 @@ class DNANet(nn.Module):
 
     def strand(self, ids: torch.Tensor) -> torch.Tensor:
         """One strand: (b, L) -> (b, L, d)."""
-        return self.backbone(self.embed(ids))
+        h = self.embed(ids)
+        if self.stem is not None:
+            h = h + self.stem(h.transpose(1, 2)).transpose(1, 2).masked_fill((ids == 0).unsqueeze(-1), 0.0)
+        return self.backbone(h)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """ids (b, L), mask (b, L) True on real tokens -> features (b, L, out_features)."""
@@ -69,20 +77,46 @@ def _reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class DNAClassifierNet(nn.Module):
-    """ids (b, L) -> logits (b, num_classes): DNANet features pooled over real positions; with
-    rc="equivariant" the head sees the mean of the two strands' halves, so the logits of a sequence
-    and of its reverse complement are identical."""
+    """ids (b, L) -> logits (b, num_classes).
 
-    def __init__(self, num_classes: int, pool: str = "mean", head_dropout: float = 0.1, **net_options):
+    pool "mean" / "max" / "first" / "last": DNANet features pooled over real positions; with
+    rc="equivariant" the head sees the mean of the two strands' halves. pool "flatten": a
+    position-aware head (each position's features projected to ``flat_dim``, then one linear layer
+    over all ``length`` positions), for aligned windows such as promoters around their start site;
+    with rc="equivariant" it is applied to the features and to their reverse-complement flip and
+    averaged. Either way the logits of a sequence and of its reverse complement are identical.
+    """
+
+    def __init__(self, num_classes: int, pool: str = "mean", head_dropout: float = 0.1, length: int | None = None,
+                 flat_dim: int = 8, **net_options):
         super().__init__()
         self.net = DNANet(**net_options)
-        self.pool = pool
+        self.pool, self.length = pool, length
         self.dropout = nn.Dropout(head_dropout)
-        self.head = nn.Linear(self.net.d_model, num_classes)
+        if pool == "flatten":
+            if not length:
+                raise ValueError("pool='flatten' needs the sequence length (length=...)")
+            self.proj = nn.Linear(self.net.out_features, flat_dim)
+            self.head = nn.Linear(length * flat_dim, num_classes)
+        else:
+            self.head = nn.Linear(self.net.d_model, num_classes)
+
+    def _flat(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.proj(features).flatten(1)))
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = ids != 0 if mask is None else mask
-        pooled = pool_positions(self.net(ids, mask), self.pool, mask)
+        features = self.net(ids, mask)
+        if self.pool == "flatten":
+            if ids.shape[1] != self.length:
+                raise ValueError(f"pool='flatten' was built for length {self.length}, got {ids.shape[1]}")
+            features = features * mask.unsqueeze(-1).to(features.dtype)
+            logits = self._flat(features)
+            if self.net.rc == "equivariant":
+                flipped = DNANet.flip_features(features, mask.sum(1))
+                logits = 0.5 * (logits + self._flat(flipped))
+            return logits
+        pooled = pool_positions(features, self.pool, mask)
         if self.net.rc == "equivariant":
             d = self.net.d_model
             pooled = 0.5 * (pooled[:, :d] + pooled[:, d:])

@@ -33,17 +33,47 @@ class DNAClassifier(Task):
     Args:
         rc: "equivariant" shares the weights between a strand and its reverse complement (the
             logits of both are identical); "none" reads the given strand only.
+        stem: width of a convolution over the embeddings before the SSM (a motif detector); 0: none.
+        pool: "mean", "max", "first", "last", or "flatten" (position-aware, for aligned fixed-length
+            windows; ``length`` is linked from the data).
+        init_from: a `genomics pretrain` checkpoint to start from (fine-tuning): its embedding and
+            causal backbone (d_model, n_layers, d_state, mixer taken from it) are loaded; with
+            rc="equivariant" the causal network reads both strands, so every position sees both sides.
+        balance: weight the loss by inverse class frequency (``class_counts``, linked from the data).
     """
 
     def __init__(self, num_classes: int = 2, d_model: int = 128, n_layers: int = 4, d_state: int = 16,
-                 bidirectional: bool = True, rc: str = "equivariant", mixer: str = "mamba", pool: str = "mean",
-                 dropout: float = 0.1, head_dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 0.05,
-                 warmup: float = 0.05):
+                 bidirectional: bool = True, rc: str = "equivariant", mixer: str = "mamba", pool: str = "flatten",
+                 dropout: float = 0.1, head_dropout: float = 0.1, stem: int = 15, d_intermediate: int = 0,
+                 balance: bool = False, class_counts: list[int] | None = None, length: int | None = None,
+                 init_from: str | None = None, lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
-        self.save_hyperparameters()
-        self.net = DNAClassifierNet(num_classes, pool=pool, head_dropout=head_dropout, d_model=d_model,
-                                    n_layers=n_layers, d_state=d_state, bidirectional=bidirectional, rc=rc,
-                                    mixer=mixer, dropout=dropout)
+        pretrained = None
+        if init_from:  # fine-tune a `genomics pretrain` network: its architecture wins, read causally
+            from .embed import load_dna_net
+
+            pretrained, info = load_dna_net(init_from)
+            if info["kind"] != "pretrain":
+                raise DataError("init_from wants a `genomics pretrain` checkpoint (to resume a classifier, "
+                                "use --ckpt_path)", path=init_from)
+            o = info["options"]
+            d_model, n_layers, d_state, mixer, d_intermediate = (
+                o["d_model"], o["n_layers"], o["d_state"], o["mixer"], o["d_intermediate"])
+            bidirectional = False
+        self.save_hyperparameters()  # after the overrides: the checkpoint records the network it holds
+        self.net = DNAClassifierNet(num_classes, pool=pool, head_dropout=head_dropout, length=length,
+                                    d_model=d_model, n_layers=n_layers, d_state=d_state, bidirectional=bidirectional,
+                                    rc=rc, mixer=mixer, dropout=dropout, stem=stem, d_intermediate=d_intermediate)
+        if pretrained is not None:
+            missing, unexpected = self.net.net.load_state_dict(pretrained.state_dict(), strict=False)
+            if unexpected or any(not k.startswith("stem.") for k in missing):
+                raise DataError(f"pretrained weights do not fit (missing {missing}, unexpected {unexpected})",
+                                path=init_from)
+        weights = None
+        if balance and class_counts:  # each class weighs as much in the loss, whatever its frequency
+            counts = torch.tensor(class_counts, dtype=torch.float32).clamp_min(1)
+            weights = counts.sum() / (len(counts) * counts)
+        self.register_buffer("class_weights", weights, persistent=False)
         if num_classes == 2:
             metrics = {"acc": BinaryAccuracy(), "mcc": BinaryMatthewsCorrCoef(), "auroc": BinaryAUROC(),
                        "sensitivity": BinaryRecall(), "specificity": BinarySpecificity()}
@@ -59,7 +89,7 @@ class DNAClassifier(Task):
                             f"num_classes={self.hparams.num_classes}")
 
     def compute_loss(self, out: torch.Tensor, batch: dict) -> torch.Tensor:
-        return F.cross_entropy(out.float(), batch["y"])
+        return F.cross_entropy(out.float(), batch["y"], weight=self.class_weights)
 
     def metric_inputs(self, out: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         prob = out.float().softmax(-1)

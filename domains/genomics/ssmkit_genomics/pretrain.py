@@ -1,0 +1,257 @@
+"""Next-nucleotide pretraining on any FASTA: windows of ``context`` tokens, a causal SSM, bits per base.
+
+Long contexts train chunk by chunk: the window is cut into ``chunk``-token pieces that run one after
+the other with the SSM state carried between them (its graph cut there), so activation memory follows
+the chunk, not the context, while every position still sees the whole window before it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+from torchmetrics import MeanMetric, MetricCollection
+
+from ssmkit.atomic import atomic_write
+from ssmkit.backbone import Backbone
+from ssmkit.data import DataModule, dataset_root, split_indices
+from ssmkit.errors import DataError
+from ssmkit.tasks import Task
+
+from .alphabet import VOCAB_SIZE
+from .model import DNANet
+from .readers import Record, encode_records, read_records
+
+BASES = (1, 2, 3, 4)  # A, C, G, T: the targets bits per base is measured on
+
+
+class Windows(Dataset):
+    """Items {"x": (context,) ids, "index"}: window i is (stream s, start a); the last window of a
+    stream is padded with PAD, which the loss ignores."""
+
+    def __init__(self, streams: list[np.ndarray], spans: list[tuple[int, int, int]], context: int):
+        self.streams, self.spans, self.context = streams, spans, context
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __getitem__(self, i: int) -> dict:
+        s, a, b = self.spans[i]
+        ids = np.zeros(self.context, dtype=np.int64)
+        ids[: b - a] = self.streams[s][a:b]
+        return {"x": torch.from_numpy(ids), "index": i}
+
+
+def cut_windows(lengths: list[int], context: int) -> list[tuple[int, int, int]]:
+    """(stream, start, end) of consecutive, non-overlapping windows of ``context`` tokens over streams
+    of ``lengths``; a stream's last window may be shorter (one token alone predicts nothing: dropped)."""
+    return [(s, a, min(a + context, n)) for s, n in enumerate(lengths) for a in range(0, n, context) if n - a >= 2]
+
+
+class FastaLMDataModule(DataModule):
+    """Sequences for next-nucleotide training: ``path`` (FASTA/FASTQ/GenBank, gzipped or not; one file
+    or several) or the registered ``dataset`` (all its class files, labels ignored).
+
+    Splits: with at least 10 records, whole records go to train/val/test (``val_fraction``,
+    ``test_fraction``); with fewer (a genome, a chromosome), each record is cut by position: its first
+    part trains, the next validates, the last tests. ``predict_path``: sequences to score (bits per base
+    of each), default every record of the input.
+    """
+
+    def __init__(self, path: str | list[str] | None = None, dataset: str = "genomics/promoters_arabidopsis",
+                 data_dir: str | None = None, context: int = 1024, lowercase: str = "upper",
+                 val_fraction: float = 0.1, test_fraction: float = 0.1, predict_path: str | None = None,
+                 batch_size: int = 16, num_workers: int = 0, seed: int = 0):
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if context < 2:
+            raise DataError(f"context={context}: a window needs at least 2 tokens")
+        self.path, self.dataset, self.data_dir, self.context = path, dataset, data_dir, context
+        self.lowercase, self.val_fraction, self.test_fraction = lowercase, val_fraction, test_fraction
+        self.predict_path = predict_path
+
+    def _records(self) -> list[Record]:
+        if self.path:
+            paths = [self.path] if isinstance(self.path, str) else list(self.path)
+            self.source = "real: " + ", ".join(Path(p).name for p in paths)
+            return [r for p in paths for r in read_records(p, duplicates="rename")]
+        from .datasets import CLASS_FILES
+
+        name = self.dataset.split("/", 1)[-1]
+        if name not in CLASS_FILES:
+            raise DataError(f"dataset {self.dataset!r} has no sequence files; give path=")
+        folder = dataset_root(self.dataset, self.data_dir)
+        self.source = f"real: {name}"
+        return [r for f in sorted(CLASS_FILES[name].values()) for r in read_records(folder / f, duplicates="rename")]
+
+    def setup(self, stage: str | None = None) -> None:
+        recs = self._records()
+        seqs = encode_records(recs, self.lowercase)
+        streams: list[list[np.ndarray]] = [[], [], []]
+        if len(seqs) >= 10:
+            for part, idx in zip(streams, split_indices(len(seqs), self.val_fraction, self.test_fraction, self.seed)):
+                part.extend(seqs[i] for i in idx)
+        else:  # few long records: split each by position
+            for s in seqs:
+                n = len(s)
+                a = int(round(n * (1 - self.val_fraction - self.test_fraction)))
+                b = int(round(n * (1 - self.test_fraction)))
+                for part, piece in zip(streams, (s[:a], s[a:b], s[b:])):
+                    if len(piece) >= 2:
+                        part.append(piece)
+        names = ("train", "validation", "test")
+        for name, part in zip(names, streams):
+            if not part and (name == "train" or self.val_fraction or self.test_fraction):
+                raise DataError(f"the {name} split is empty: {len(seqs)} record(s) are too few or too short")
+        sets = [Windows(part, cut_windows([len(s) for s in part], self.context), self.context) for part in streams]
+        self.train_set, self.val_set, self.test_set = sets
+        if self.predict_path:
+            prec = read_records(self.predict_path, duplicates="rename")
+            pseqs = encode_records(prec, self.lowercase)
+        else:  # every record of the input, scored whole
+            prec, pseqs = recs, seqs
+        self._predict_records = prec
+        self.predict_set = Windows(pseqs, cut_windows([len(s) for s in pseqs], self.context), self.context)
+        self.tokens = {n: sum(b - a for _, a, b in d.spans) for n, d in zip(names, sets)}
+
+    # predictions: bits per base of each record ------------------------------------------------
+    def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        per_record: dict[int, list[float]] = {}
+        for r in rows:
+            stream = self.predict_set.spans[r["index"]][0]
+            acc = per_record.setdefault(stream, [0.0, 0.0])
+            acc[0] += r["nats"]
+            acc[1] += r["bases"]
+        out = []
+        for s, (nats, bases) in sorted(per_record.items()):
+            bits = nats / max(bases, 1) / math.log(2)
+            out.append({"id": self._predict_records[s].id, "bases": int(bases), "bits_per_base": round(bits, 5)})
+        return out
+
+    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
+        """id, bases scored, bits per base as TSV, written atomically."""
+        path = Path(path)
+        with atomic_write(path, "w") as handle:
+            handle.write("id\tbases\tbits_per_base\n")
+            for r in self.prediction_rows(rows):
+                handle.write(f"{r['id']}\t{r['bases']}\t{r['bits_per_base']}\n")
+        return path
+
+
+class BitsPerBase(MeanMetric):
+    """Mean negative log-likelihood over scored bases, reported in bits (weights = bases per batch)."""
+
+    def compute(self) -> torch.Tensor:
+        return super().compute() / math.log(2)
+
+
+class Perplexity(MeanMetric):
+    """exp(mean negative log-likelihood per base)."""
+
+    def compute(self) -> torch.Tensor:
+        return torch.exp(super().compute())
+
+
+class DNALanguageModel(Task):
+    """Causal next-nucleotide model. Batches: {"x": (b, L) ids, PAD after a stream's end}.
+
+    The network reads x[:, :-1] and predicts x[:, 1:] through a linear head; only A/C/G/T targets
+    count (N, mask and padding are skipped).
+
+    Args:
+        chunk: tokens per piece of a window trained with the state carried between pieces (0: the
+            whole window at once). Gradients stop at piece boundaries; the state does not.
+        clip: gradient-norm clipping (applied here: chunked training steps the optimiser itself).
+    """
+
+    def __init__(self, d_model: int = 128, n_layers: int = 4, d_state: int = 16, mixer: str = "mamba",
+                 dropout: float = 0.0, d_intermediate: int = 0, chunk: int = 0, clip: float = 1.0,
+                 lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05):
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
+        self.save_hyperparameters()
+        self.net = DNANet(d_model=d_model, n_layers=n_layers, d_state=d_state, bidirectional=False, rc="none",
+                          mixer=mixer, dropout=dropout, d_intermediate=d_intermediate)
+        self.head = nn.Linear(d_model, VOCAB_SIZE)
+        self.chunk, self.clip = chunk, clip
+        self.automatic_optimization = False
+        self.set_metrics(MetricCollection({"bits_per_base": BitsPerBase(), "perplexity": Perplexity()}))
+
+    def logits(self, ids: torch.Tensor, state: list | None = None) -> torch.Tensor:
+        """ids (b, L) -> next-token logits (b, L, vocab)."""
+        return self.head(self.net.backbone(self.net.embed(ids), state))
+
+    @staticmethod
+    def _nll(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed NLL (nats) over A/C/G/T targets and their count."""
+        keep = (targets >= BASES[0]) & (targets <= BASES[-1])
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # never below float32
+        nll = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        return (nll * keep.flatten()).sum(), keep.sum()
+
+    def _pieces(self, L: int) -> list[tuple[int, int]]:
+        step = self.chunk if self.chunk and self.chunk < L else L
+        return [(a, min(a + step, L)) for a in range(0, L, step)]
+
+    def window_nll(self, x: torch.Tensor, backward: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Whole-window NLL sum and base count, chunk by chunk with a carried state; with ``backward``
+        each piece's share of the mean loss is backpropagated as soon as it is computed."""
+        inputs, targets = x[:, :-1], x[:, 1:]
+        count = ((targets >= BASES[0]) & (targets <= BASES[-1])).sum()
+        pieces = self._pieces(inputs.shape[1])
+        state = self.net.backbone.allocate_state(x.shape[0], x.device) if len(pieces) > 1 else None
+        total = 0.0
+        for a, b in pieces:
+            nll, _ = self._nll(self.logits(inputs[:, a:b], state), targets[:, a:b])
+            if backward:
+                self.manual_backward(nll / count.clamp_min(1))
+            total = total + nll.detach()
+            if state is not None:
+                Backbone.detach_state(state)
+        return torch.as_tensor(total, device=x.device), count
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        opt, sched = self.optimizers(), self.lr_schedulers()
+        opt.zero_grad()
+        total, count = self.window_nll(batch["x"], backward=True)
+        if self.clip:
+            self.clip_gradients(opt, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
+        opt.step()
+        sched.step()
+        loss = total / count.clamp_min(1)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["x"]))
+        self.log("train/bits_per_base", loss / math.log(2), on_step=False, on_epoch=True,
+                 batch_size=len(batch["x"]))
+        return loss
+
+    def _eval_step(self, batch: dict, metrics: MetricCollection | None, stage: str) -> torch.Tensor:
+        total, count = self.window_nll(batch["x"])
+        loss = total / count.clamp_min(1)
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_epoch=True, batch_size=len(batch["x"]), sync_dist=True)
+        if metrics is not None:
+            for m in metrics.values():
+                m.update(loss, weight=count.float())
+            self.log_dict(metrics, on_epoch=True, batch_size=len(batch["x"]))
+        return loss
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
+        rows = []
+        for i, row in zip(batch["index"], batch["x"]):
+            nll, n = self.window_nll(row.unsqueeze(0))
+            rows.append({"index": int(i), "nats": float(nll), "bases": int(n)})
+        return rows
+
+    def test_table(self, metrics: dict) -> tuple[str, list[str], list[list]] | None:
+        bpb = metrics.get("test/bits_per_base")
+        if bpb is None:
+            return None
+        return ("next-nucleotide prediction (test)", ["metric", "value", "uniform model"],
+                [["bits per base", f"{float(bpb):.4f}", "2.0000"],
+                 ["perplexity", f"{float(metrics['test/perplexity']):.4f}", "4.0000"]])
+
+
+__all__ = ["DNALanguageModel", "FastaLMDataModule", "Windows", "cut_windows"]
