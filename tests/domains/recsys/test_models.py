@@ -1,0 +1,116 @@
+"""Models: shapes, causality, losses, and the O(1) recurrent update equal to the full forward."""
+
+import numpy as np
+import pytest
+import torch
+from ssmkit_recsys.models import MODELS, build_model
+from ssmkit_recsys.serving import Recommender, update_latency
+from ssmkit_recsys.task import NextItemRecommender
+from ssmkit_recsys.vocab import Vocabulary
+
+from ssmkit.errors import ConfigError
+
+N_ITEMS, L = 30, 12
+
+
+@pytest.mark.parametrize("name", ["mamba4rec", "sasrec", "gru4rec"])
+def test_shapes_and_causality(name):
+    torch.manual_seed(0)
+    model = build_model(name, N_ITEMS, L, d_model=16).eval()
+    x = torch.randint(1, N_ITEMS + 1, (3, L))
+    h = model(x)
+    assert h.shape == (3, L, 16) and model.scores(h).shape == (3, L, N_ITEMS + 1)
+    y = x.clone()
+    y[:, 7:] = torch.randint(1, N_ITEMS + 1, (3, L - 7))
+    torch.testing.assert_close(model(y)[:, :7], h[:, :7])  # the future never leaks into the past
+    pad = x.clone()
+    pad[:, 9:] = 0
+    torch.testing.assert_close(model.last_hidden(pad), h[:, 8])  # right padding: the last real position
+
+
+@pytest.mark.parametrize("name, options", [("mamba4rec", {"n_layers": 2}), ("mamba4rec", {"mixer": "mamba2",
+                                           "d_state": 16, "mixer_extra": {"headdim": 8}}), ("gru4rec", {})])
+def test_step_by_step_equals_full_forward(name, options):
+    torch.manual_seed(0)
+    model = build_model(name, N_ITEMS, L, d_model=16, **options).eval()
+    x = torch.randint(1, N_ITEMS + 1, (2, L))
+    with torch.no_grad():
+        full = model.scores(model(x))  # (2, L, n_items + 1)
+        state = model.allocate_state(2)
+        for t in range(L):
+            step = model.scores(model.step(x[:, t], state))
+            torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
+
+
+def test_recommender_update_matches_full_forward():
+    torch.manual_seed(0)
+    model = build_model("mamba4rec", N_ITEMS, L, d_model=16).eval()
+    vocab = Vocabulary([f"item{i}" for i in range(1, N_ITEMS + 1)])
+    rec = Recommender(model, vocab)
+    history = [3, 7, 7, 1, 25, 30]
+    rec.fold("alice", [f"item{i}" for i in history])
+    with torch.no_grad():
+        full = model.scores(model(torch.tensor([history]))[:, -1])[0]
+    torch.testing.assert_close(rec.scores("alice")[1:], full[1:], atol=1e-4, rtol=1e-4)
+    top = rec.recommend("alice", k=5)
+    assert len(top) == 5 and not {item for item, _ in top} & {f"item{i}" for i in history}
+    order = full[1:].clone()
+    order[[i - 1 for i in history]] = float("-inf")
+    assert [item for item, _ in top] == [f"item{int(i) + 1}" for i in order.topk(5).indices]
+    assert len(rec.recommend("alice", k=5, exclude_seen=False)) == 5
+    with pytest.raises(Exception, match="not in the model's vocabulary"):
+        rec.update("alice", "nope")
+    with pytest.raises(Exception, match="no interactions yet"):
+        rec.recommend("bob")
+    with pytest.raises(ConfigError, match="no recurrent step"):
+        Recommender(build_model("sasrec", N_ITEMS, L), vocab)
+    assert update_latency(model, 20, repeats=3) > 0 and update_latency(build_model("sasrec", N_ITEMS, 32), 20, 3) > 0
+
+
+@pytest.mark.parametrize("loss", ["ce", "sampled"])
+def test_losses_train_a_step(loss):
+    torch.manual_seed(0)
+    task = NextItemRecommender(model="mamba4rec", options={"d_model": 16}, n_items=N_ITEMS, max_len=L, loss=loss,
+                               num_negatives=10)
+    x = torch.randint(1, N_ITEMS + 1, (4, L))
+    y = torch.randint(1, N_ITEMS + 1, (4, L))
+    x[:, 10:] = 0
+    y[:, 10:] = 0
+    value = task.compute_loss(task(x), {"x": x, "y": y})
+    assert value.ndim == 0 and torch.isfinite(value) and value > 0
+    value.backward()
+    assert task.net.item_emb.weight.grad is not None
+
+
+def test_full_ce_equals_the_definition():
+    torch.manual_seed(0)
+    task = NextItemRecommender(model="sasrec", options={"d_model": 8}, n_items=N_ITEMS, max_len=L)
+    x = torch.randint(1, N_ITEMS + 1, (2, L))
+    y = torch.randint(1, N_ITEMS + 1, (2, L))
+    y[0, 5:] = 0
+    h = task(x)
+    logits = (h @ task.net.item_emb.weight[1:].T)[y > 0]
+    expected = torch.nn.functional.cross_entropy(logits, y[y > 0] - 1)
+    torch.testing.assert_close(task.compute_loss(h, {"x": x, "y": y}), expected)
+
+
+def test_popularity_and_bad_options():
+    pop = build_model("popularity", 5, L).fit([np.array([1, 2, 2]), np.array([2, 5])])
+    s = pop.scores(torch.zeros(2, 1))
+    assert s.shape == (2, 6) and s[0].argmax() == 2 and s[0, 3] == 0
+    with pytest.raises(ConfigError, match="unknown option"):
+        NextItemRecommender(model="sasrec", options={"heads": 2})
+    with pytest.raises(ConfigError, match="use one of"):
+        NextItemRecommender(model="bert4rec")
+    with pytest.raises(ConfigError, match="--model.loss"):
+        NextItemRecommender(loss="bpr")
+    assert set(MODELS) == {"mamba4rec", "sasrec", "gru4rec", "popularity"}
+
+
+def test_recommend_excludes_history_unless_asked():
+    task = NextItemRecommender(model="popularity", n_items=5, max_len=4)
+    task.net.fit([np.array([1, 2, 2, 3, 3, 3, 4, 4, 4, 4])])  # popularity order: 4, 3, 2, 1, 5
+    batch = {"x": torch.tensor([[4, 2, 0, 0]]), "seen": torch.tensor([[2, 4]])}
+    items, scores = task.recommend(batch, k=3)
+    assert items.tolist() == [[3, 1, 5]] and torch.isfinite(scores).all()
+    assert task.recommend(batch, k=3, exclude_history=False)[0].tolist() == [[4, 3, 2]]
