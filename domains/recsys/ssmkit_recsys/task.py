@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -15,7 +16,7 @@ from .metrics import DEFAULT_KS, RankingMetrics, target_ranks
 from .models import MODELS, Popularity, build_model
 from .vocab import PAD
 
-LOSSES = ("ce", "sampled")
+LOSSES = ("ce", "sampled", "bce")
 
 
 class NextItemRecommender(Task):
@@ -26,8 +27,10 @@ class NextItemRecommender(Task):
     Args:
         model: mamba4rec, sasrec, gru4rec or popularity; ``options``: its keyword arguments.
         n_items, max_len: catalogue size and window (linked from the data module).
-        loss: "ce" (softmax over the whole catalogue) or "sampled" (softmax over the target and
-            ``num_negatives`` uniformly sampled items shared by the batch; accidental hits masked).
+        loss: "ce" (softmax over the whole catalogue), "sampled" (softmax over the target and
+            ``num_negatives`` uniformly sampled items shared by the batch; accidental hits masked) or "bce"
+            (SASRec's objective: at each position the next item against one item drawn uniformly from those
+            the user never had in training, binary cross-entropy on the two scores; see ``bce_loss``).
         exclude_history: leave the user's earlier items out of the ranking (RecBole, ICLRec); False keeps them.
         ks: cut-offs of HR, NDCG and MRR; ``rank_chunk``: items scored at a time when ranking.
         baselines: also rank with the popularity baseline on the test users.
@@ -58,6 +61,7 @@ class NextItemRecommender(Task):
         self.test_rank = RankingMetrics(self.ks)
         self.baseline_rank = torch.nn.ModuleDict({name: RankingMetrics(self.ks) for name in self.baselines})
         self.vocab_items: list[str] | None = None  # the training vocabulary, kept in the checkpoint
+        self._history_keys: torch.Tensor | None = None  # sorted user * (n_items + 1) + item, for "bce"
 
     # plumbing -----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,6 +94,9 @@ class NextItemRecommender(Task):
     def on_fit_start(self) -> None:
         self._check_vocab()
         self._fit_popularity()
+        split = getattr(self._datamodule(), "split", None)
+        if self.hparams.loss == "bce" and split is not None:
+            self.set_train_histories(split.train)
 
     def on_test_start(self) -> None:
         self._check_vocab()
@@ -115,8 +122,11 @@ class NextItemRecommender(Task):
 
     # loss ---------------------------------------------------------------------------------
     def compute_loss(self, h: torch.Tensor, batch: dict) -> torch.Tensor:
-        """h (b, L, d), batch["y"] (b, L) -> mean cross-entropy over the positions with a next item."""
+        """h (b, L, d), batch["y"] (b, L) -> the mean loss over the positions with a next item."""
         y = batch["y"]
+        if self.hparams.loss == "bce":
+            neg = batch["neg"] if "neg" in batch else self.sample_negatives(batch)
+            return self.bce_loss(h, y, neg)
         keep = y != PAD
         h, y = h[keep].float(), y[keep]  # (N, d), (N,)
         if self.hparams.loss == "ce":
@@ -128,6 +138,57 @@ class NextItemRecommender(Task):
         neg = h @ self.net.item_emb.weight[negatives].float().T  # (N, n_neg)
         neg = neg.masked_fill(negatives[None, :] == y[:, None], float("-inf"))
         return F.cross_entropy(torch.cat([pos, neg], 1), torch.zeros_like(y))
+
+    def bce_loss(self, h: torch.Tensor, y: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """SASRec's loss: h (b, L, d), next items y (b, L), one negative item per position neg (b, L) ->
+        sum over positions with y != PAD of [-log sigmoid(h.e_y) - log(1 - sigmoid(h.e_neg))], divided by
+        their number. A negative of PAD (none could be drawn) drops its term; scores in float32 at least."""
+        keep = y != PAD
+        dtype = torch.promote_types(h.dtype, torch.float32)
+        h, y, neg = h[keep].to(dtype), y[keep], neg[keep]  # (N, d), (N,), (N,)
+        emb = self.net.item_emb.weight
+        pos_score = (h * emb[y].to(dtype)).sum(-1)
+        neg_score = (h * emb[neg].to(dtype)).sum(-1)
+        terms = -F.logsigmoid(pos_score) - F.logsigmoid(-neg_score) * (neg != PAD)
+        return terms.sum() / keep.sum().clamp(min=1)
+
+    def set_train_histories(self, sequences: list[np.ndarray]) -> None:
+        """The training sequence of each user (position = the training batches' "index"): the items that
+        ``sample_negatives`` never draws for that user."""
+        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        users = np.repeat(np.arange(len(sequences), dtype=np.int64), lengths)
+        items = np.concatenate([np.asarray(s, np.int64) for s in sequences]) if lengths.sum() else users
+        self._history_keys = torch.from_numpy(np.unique(users * (self.hparams.n_items + 1) + items))
+
+    def _in_history(self, batch: dict, items: torch.Tensor) -> torch.Tensor:
+        """items (b, L) -> (b, L) True where the item is in the row's user's training history (from
+        ``set_train_histories``; without it, where it is in the row's own window x or y)."""
+        keys = self._history_keys
+        if keys is None or "index" not in batch or not len(keys):
+            window = torch.cat([batch["x"], batch["y"]], 1)  # (b, 2L)
+            return (items[:, :, None] == window[:, None, :]).any(-1)
+        if keys.device != items.device:
+            keys = self._history_keys = keys.to(items.device)
+        users = torch.as_tensor(batch["index"], device=items.device).long()
+        query = users[:, None] * (self.hparams.n_items + 1) + items  # (b, L)
+        found = torch.searchsorted(keys, query).clamp(max=len(keys) - 1)
+        return keys[found] == query
+
+    def sample_negatives(self, batch: dict, rounds: int = 100) -> torch.Tensor:
+        """One negative per position: (b, L) items drawn uniformly from 1..n_items outside the user's
+        history (rejection sampling); PAD where batch["y"] is PAD or no draw of ``rounds`` succeeded."""
+        y = batch["y"]
+        n = self.hparams.n_items
+        neg = torch.randint(1, n + 1, y.shape, device=y.device)
+        wanted = y != PAD
+        for _ in range(rounds):
+            hit = self._in_history(batch, neg) & wanted
+            if not hit.any():
+                break
+            neg = torch.where(hit, torch.randint_like(neg, 1, n + 1), neg)
+        else:
+            wanted = wanted & ~self._in_history(batch, neg)
+        return neg.masked_fill(~wanted, PAD)
 
     # ranking ------------------------------------------------------------------------------
     def ranks(self, model, batch: dict) -> torch.Tensor:

@@ -1,13 +1,17 @@
 """Models: shapes, causality, losses, and the O(1) recurrent update equal to the full forward."""
 
+import math
+
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from ssmkit_recsys.models import MODELS, build_model
 from ssmkit_recsys.serving import Recommender, update_latency
 from ssmkit_recsys.task import NextItemRecommender
 from ssmkit_recsys.vocab import Vocabulary
 
+from ssmkit import registry
 from ssmkit.errors import ConfigError
 
 N_ITEMS, L = 30, 12
@@ -114,3 +118,88 @@ def test_recommend_excludes_history_unless_asked():
     items, scores = task.recommend(batch, k=3)
     assert items.tolist() == [[3, 1, 5]] and torch.isfinite(scores).all()
     assert task.recommend(batch, k=3, exclude_history=False)[0].tolist() == [[4, 3, 2]]
+
+
+@pytest.mark.parametrize("name", ["mamba4rec", "sasrec", "gru4rec"])
+def test_bce_trains_every_model(name):
+    torch.manual_seed(0)
+    task = NextItemRecommender(model=name, options={"d_model": 16}, n_items=N_ITEMS, max_len=L, loss="bce")
+    x = torch.randint(1, N_ITEMS + 1, (4, L))
+    y = torch.roll(x, -1, 1)
+    x[:, 9:] = 0
+    y[:, 8:] = 0
+    value = task.compute_loss(task(x), {"x": x, "y": y, "index": torch.arange(4)})  # no histories: the window
+    assert value.ndim == 0 and torch.isfinite(value) and value > 0
+    value.backward()
+    assert task.net.item_emb.weight.grad is not None
+
+
+def _bce_by_hand(h, emb, y, neg):
+    """The definition, one position at a time in Python floats (float64)."""
+    total, count = 0.0, 0
+    for i in range(y.shape[0]):
+        for t in range(y.shape[1]):
+            if y[i, t] == 0:
+                continue
+            pos = sum(float(a) * float(b) for a, b in zip(h[i, t], emb[y[i, t]]))
+            neg_score = sum(float(a) * float(b) for a, b in zip(h[i, t], emb[neg[i, t]]))
+            total += -math.log(1 / (1 + math.exp(-pos))) - math.log(1 - 1 / (1 + math.exp(-neg_score)))
+            count += 1
+    return total / count
+
+
+def test_bce_equals_the_definition_with_negatives_outside_the_history():
+    torch.manual_seed(0)
+    task = NextItemRecommender(model="sasrec", options={"d_model": 8}, n_items=N_ITEMS, max_len=L,
+                               loss="bce").double()
+    with torch.no_grad():
+        task.net.item_emb.weight.mul_(30)  # scores of a few units, so both sigmoid terms matter
+    histories = [np.arange(1, 21), np.array([], np.int64), np.array([5, 6, 7, 8, 9, 10, 11, 12])]
+    task.set_train_histories(histories)
+    x = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [0] * 12, [5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0, 0]])
+    y = torch.tensor([[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], [0] * 12, [6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0, 0]])
+    y[1, 0], x[1, 0] = 4, 3  # user 1 (empty training history): one position, any item may be its negative
+    batch = {"x": x, "y": y, "index": torch.tensor([0, 1, 2])}
+    h = task(x)
+    torch.manual_seed(1)
+    neg = task.sample_negatives(batch)
+    torch.manual_seed(1)
+    loss = task.compute_loss(h, batch)
+    assert loss.dtype == torch.float64
+    assert (neg[y == 0] == 0).all() and (neg[y > 0] > 0).all() and neg.max() <= N_ITEMS
+    assert not set(neg[0].tolist()) & set(range(1, 21)) and not set(neg[2, :7].tolist()) & set(range(5, 13))
+    expected = _bce_by_hand(h.detach(), task.net.item_emb.weight.detach(), y, neg)
+    torch.testing.assert_close(loss.item(), expected, rtol=1e-12, atol=1e-12)
+    # negatives handed in by the batch are used as given; a PAD negative drops only its own term
+    given = neg.clone()
+    given[2, 0] = 0
+    keep = y > 0
+    pos = (h * task.net.item_emb.weight[y]).sum(-1)[keep]
+    neg_score = (h * task.net.item_emb.weight[given]).sum(-1)[keep]
+    by_terms = (-torch.log(torch.sigmoid(pos)) - torch.log(1 - torch.sigmoid(neg_score)) * (given[keep] > 0)).mean()
+    torch.testing.assert_close(task.compute_loss(h, {**batch, "neg": given}), by_terms)
+
+
+def test_bce_negatives_are_uniform_outside_the_history():
+    task = NextItemRecommender(model="sasrec", options={"d_model": 8}, n_items=N_ITEMS, max_len=L, loss="bce")
+    task.set_train_histories([np.arange(1, 11), np.arange(1, N_ITEMS + 1)])  # user 1 has had every item
+    y = torch.ones(2, 3000, dtype=torch.long)
+    torch.manual_seed(0)
+    neg = task.sample_negatives({"x": y, "y": y, "index": torch.tensor([0, 1])}, rounds=20)
+    counts = torch.bincount(neg[0], minlength=N_ITEMS + 1)
+    assert counts[:11].sum() == 0 and counts[11:].min() > 100  # 20 items left, 150 draws each expected
+    assert (neg[1] == 0).all()  # nothing to draw from: no negative term
+
+
+def test_bce_fit_reads_the_training_histories(tmp_path):
+    rng = np.random.default_rng(0)
+    log = tmp_path / "log.txt"
+    log.write_text("".join(f"u{u} " + " ".join(f"i{j}" for j in rng.choice(40, 8, replace=False)) + "\n"
+                           for u in range(30)))
+    pipe = registry.get("pipelines", "recsys/next-item")
+    dm, task = pipe.instantiate(model={"options": {"d_model": 16}, "loss": "bce"},
+                                data={"path": str(log), "max_len": 8, "batch_size": 8})
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(task, datamodule=dm)
+    assert task._history_keys is not None and len(task._history_keys) == sum(len(s) for s in dm.split.train)

@@ -10,14 +10,23 @@ from .base import NextItemModel, init_weights
 
 class SASRec(NextItemModel):
     """x (b, L <= max_len) item ids, right-padded -> (b, L, d_model). Pre-norm transformer blocks with a
-    causal mask (right padding means no real position ever attends to padding)."""
+    causal mask (right padding means no real position ever attends to padding).
+
+    The original release's recipe (Beauty): ``d_model=50, n_layers=2, n_heads=1, d_ff=50, dropout=0.5,
+    activation="relu", scale_embedding=True`` (item embeddings times sqrt(d_model) before the positions are
+    added), trained with ``--model.loss bce``. One difference stays: its blocks normalise the attention's
+    queries only, these normalise queries, keys and values (PyTorch's ``norm_first``)."""
 
     def __init__(self, n_items: int, max_len: int = 50, *, d_model: int = 64, n_layers: int = 2,
-                 n_heads: int = 2, d_ff: int | None = None, dropout: float = 0.3):
+                 n_heads: int = 2, d_ff: int | None = None, dropout: float = 0.3, activation: str = "gelu",
+                 scale_embedding: bool = False):
         super().__init__(n_items, d_model, max_len)
+        if activation not in ("gelu", "relu"):
+            raise ValueError(f"activation {activation!r}: use gelu or relu")
+        self.scale = d_model ** 0.5 if scale_embedding else 1.0
         self.pos_emb = nn.Embedding(max_len, d_model)
         self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff or 4 * d_model, dropout, activation="gelu",
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, d_ff or 4 * d_model, dropout, activation=activation,
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model, eps=1e-12)
@@ -30,6 +39,6 @@ class SASRec(NextItemModel):
         if L > self.max_len:
             raise ValueError(f"SASRec was built for max_len={self.max_len}, got sequences of {L}")
         pos = torch.arange(L, device=x.device)
-        h = self.dropout(self.item_emb(x) + self.pos_emb(pos)[None])
+        h = self.dropout(self.item_emb(x) * self.scale + self.pos_emb(pos)[None])
         causal = nn.Transformer.generate_square_subsequent_mask(L, device=x.device, dtype=h.dtype)
         return self.norm(self.encoder(h, mask=causal, is_causal=True))
