@@ -1,0 +1,186 @@
+"""Speech networks on ssmkit's Backbone: a raw-waveform and a log-mel classifier, both streamable.
+
+Both read waveforms (batch, samples) and share one shape:
+causal front end (frames every ``hop`` samples -> tokens (batch, n, d)) -> stages, each
+[optional pooling of ``pool`` consecutive tokens -> Backbone] -> mean over the real tokens -> linear head.
+
+* ``RawWaveNet``: frames of raw samples through a learned projection (a strided convolution written as
+  a linear map of each frame), SSM stages with pooling between them (SaShiMi-like, at 8-16 k samples).
+* ``SpectrogramNet``: log-mel (or MFCC) frames as tokens, SpecAugment while training.
+
+With a causal backbone (``bidirectional=False``) ``stream_start`` / ``stream_push`` / ``stream_logits``
+run a clip chunk by chunk with the backbone state carried (``Backbone.forward(x, state)``); the logits
+equal those of ``forward`` on the whole clip.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ssmkit.backbone import Backbone, BackboneConfig
+from ssmkit.errors import ConfigError
+
+from .features import Framer, LogMel, spec_augment
+
+
+class Stage(nn.Module):
+    """Tokens (batch, n, d_in) -> (batch, n // pool, d): stack ``pool`` consecutive tokens, project, SSM."""
+
+    def __init__(self, d_in: int, d: int, pool: int, backbone: BackboneConfig):
+        super().__init__()
+        self.pool = pool
+        self.down = nn.Linear(d_in * pool, d) if pool > 1 or d_in != d else nn.Identity()
+        self.backbone = Backbone(backbone, d_model=d)
+
+    def _down(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        k = n // self.pool
+        return self.down(x[:, :k * self.pool].reshape(b, k, d * self.pool))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        x = self._down(x)
+        if mask is not None:  # a pooled token is real when its first input token is
+            mask = mask[:, :x.shape[1] * self.pool:self.pool]
+        return self.backbone(x), mask
+
+    def start(self, batch: int, d_in: int, device=None) -> dict:
+        return {"pending": torch.zeros(batch, 0, d_in, device=device),
+                "ssm": self.backbone.allocate_state(batch, device)}
+
+    def push(self, x: torch.Tensor, state: dict) -> torch.Tensor:
+        """Streams: tokens (batch, k, d_in) -> the (batch, k', d) completed so far."""
+        x = torch.cat([state["pending"], x], dim=1)
+        k = x.shape[1] // self.pool
+        state["pending"] = x[:, k * self.pool:]
+        if k == 0:
+            return x.new_zeros(x.shape[0], 0, self.backbone.config.d_model)
+        return self.backbone(self._down(x[:, :k * self.pool]), state["ssm"])
+
+
+class SpeechNet(nn.Module):
+    """Waveform (batch, samples) [+ sample mask (batch, samples)] -> logits (batch, num_classes)."""
+
+    def __init__(self, num_classes: int, framer: Framer, d_front: int, d_model: int, n_layers: int | list[int],
+                 pools: list[int], mixer: str, d_state: int, bidirectional: bool, dropout: float,
+                 mixer_options: dict | None = None):
+        super().__init__()
+        self.framer, self.d_front = framer, d_front
+        layers = [n_layers] * (len(pools) or 1) if isinstance(n_layers, int) else list(n_layers)
+        pools = list(pools) or [1]
+        if len(layers) != len(pools):
+            raise ConfigError(f"n_layers {layers} and pools {pools}: give one layer count per stage")
+        config = BackboneConfig(d_model=d_model, mixer=mixer, dropout=dropout, bidirectional=bidirectional,
+                                mixer_options={"d_state": d_state, **(mixer_options or {})})
+        stages, d_in = [], d_front
+        for n, p in zip(layers, pools):
+            stages.append(Stage(d_in, d_model, p, BackboneConfig(**{**config.to_dict(), "n_layers": n})))
+            d_in = d_model
+        self.stages = nn.ModuleList(stages)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(d_model, num_classes)
+
+    @property
+    def causal(self) -> bool:
+        return all(s.backbone.causal for s in self.stages)
+
+    @property
+    def hop(self) -> int:
+        """Samples per output token of the last stage."""
+        hop = self.framer.hop
+        for s in self.stages:
+            hop *= s.pool
+        return hop
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames (batch, n, win) -> tokens (batch, n, d_front)."""
+        raise NotImplementedError
+
+    def features(self, wave: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, samples) -> last-stage tokens (batch, n, d_model) and their mask (batch, n)."""
+        x = self.embed(self.framer.frames(wave))
+        hop = self.framer.hop
+        tok_mask = None if mask is None else mask[:, :x.shape[1] * hop:hop]
+        for stage in self.stages:
+            x, tok_mask = stage(x, tok_mask)
+        if tok_mask is None:
+            tok_mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        return x, tok_mask
+
+    def forward(self, wave: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x, m = self.features(wave, mask)
+        if x.shape[1] == 0:
+            raise ValueError(f"a clip of {wave.shape[-1]} samples is shorter than one token ({self.hop} samples)")
+        w = m.unsqueeze(-1).to(x.dtype)
+        pooled = (x * w).sum(1) / w.sum(1).clamp_min(1)
+        return self.head(self.dropout(pooled))
+
+    # streaming ----------------------------------------------------------------------------
+    def stream_start(self, batch: int = 1, device=None) -> dict:
+        """A fresh stream state for ``batch`` clips; needs a causal network."""
+        if not self.causal:
+            raise ConfigError("streaming needs a causal model (bidirectional=False): a bidirectional "
+                              "backbone reads the future")
+        d_ins = [self.d_front] + [s.backbone.config.d_model for s in self.stages[:-1]]
+        return {"samples": self.framer.start(batch, device),
+                "stages": [s.start(batch, d, device) for s, d in zip(self.stages, d_ins)],
+                "sum": torch.zeros(batch, self.head.in_features, device=device), "count": 0}
+
+    @torch.no_grad()
+    def stream_push(self, chunk: torch.Tensor, state: dict) -> None:
+        """Feed the next samples (batch, n) of the clips; any n, tokens complete when their hop is."""
+        frames, state["samples"] = self.framer.push(state["samples"], chunk)
+        x = self.embed(frames)
+        for stage, s in zip(self.stages, state["stages"]):
+            x = stage.push(x, s)
+        state["sum"] += x.sum(1)
+        state["count"] += x.shape[1]
+
+    @torch.no_grad()
+    def stream_logits(self, state: dict) -> torch.Tensor:
+        """Logits (batch, num_classes) of everything fed so far."""
+        if state["count"] == 0:
+            raise ValueError(f"fewer samples fed than one token ({self.hop} samples)")
+        return self.head(state["sum"] / state["count"])
+
+
+class RawWaveNet(SpeechNet):
+    """Raw samples: causal frames of ``win`` samples every ``hop`` -> linear -> GELU -> linear (a strided
+    convolution), then SSM stages with token pooling (``pools``) between them."""
+
+    def __init__(self, num_classes: int, win: int = 32, hop: int = 16, d_model: int = 64,
+                 n_layers: int | list[int] = 2, pools: list[int] = (1, 4), mixer: str = "s4d", d_state: int = 32,
+                 bidirectional: bool = False, dropout: float = 0.1, mixer_options: dict | None = None):
+        super().__init__(num_classes, Framer(win, hop), d_model, d_model, n_layers, list(pools), mixer, d_state,
+                         bidirectional, dropout, mixer_options)
+        self.front = nn.Sequential(nn.Linear(win, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.front(frames)
+
+
+class SpectrogramNet(SpeechNet):
+    """Log-mel (or MFCC) frames of ``win`` samples every ``hop`` as tokens -> SSM stages.
+
+    Log-mel values are shifted and scaled by fixed constants (a causal, per-frame map) then projected.
+    ``specaugment``: mask bands and runs of frames while training.
+    """
+
+    def __init__(self, num_classes: int, rate: int = 8000, win: int = 200, hop: int = 80, n_mels: int = 40,
+                 n_mfcc: int = 0, d_model: int = 64, n_layers: int | list[int] = 2, pools: list[int] = (1,),
+                 mixer: str = "s4d", d_state: int = 32, bidirectional: bool = False, dropout: float = 0.1,
+                 specaugment: bool = True, mixer_options: dict | None = None):
+        super().__init__(num_classes, Framer(win, hop), d_model, d_model, n_layers, list(pools), mixer, d_state,
+                         bidirectional, dropout, mixer_options)
+        self.logmel = LogMel(rate, win, n_mels, n_mfcc)
+        self.front = nn.Linear(self.logmel.out_features, d_model)
+        self.specaugment = specaugment
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        feats = (self.logmel(frames) + 6.0) / 4.0
+        if self.training and self.specaugment:
+            feats = spec_augment(feats)
+        return self.front(feats)
+
+
+__all__ = ["SpeechNet", "RawWaveNet", "SpectrogramNet", "Stage"]

@@ -1,0 +1,114 @@
+"""Layouts (class folders, Speech Commands, CSV manifest, file-name pattern) and splits (lists, random, speaker,
+FSDD's usual one) on small files the tests write."""
+
+import numpy as np
+import pytest
+from ssmkit_speech.data import SpeechDataModule, speaker_split
+from ssmkit_speech.layouts import pattern_regex, read_folders, read_manifest, read_pattern, read_speech_commands
+
+from ssmkit.errors import ConfigError, DataError
+
+from .conftest import WORDS, tone
+
+
+def _lists(root, val, test):
+    (root / "validation_list.txt").write_text("".join(f"{p}\n" for p in val))
+    (root / "testing_list.txt").write_text("".join(f"{p}\n" for p in test))
+
+
+def test_folders_and_speech_commands_layouts(tone_folders, write_audio):
+    write_audio(tone_folders / "_background_noise_" / "noise.wav", tone(50, 16000, 1.0), 16000)
+    clips = read_folders(tone_folders)
+    assert len(clips) == 36 and {c.label for c in clips} == set(WORDS)
+    with pytest.raises(DataError, match="validation_list.txt"):
+        read_speech_commands(tone_folders)
+    _lists(tone_folders, ["low/spk1_nohash_0.wav", "mid/spk1_nohash_0.wav"], ["high/spk2_nohash_1.flac"])
+    clips = read_speech_commands(tone_folders)
+    assert len(clips) == 36 and {c.speaker for c in clips} == {f"spk{s}" for s in range(4)}
+    assert sum(c.split == "val" for c in clips) == 2 and sum(c.split == "test" for c in clips) == 1
+    dm = SpeechDataModule(root=str(tone_folders), sample_rate=8000, clip_seconds=0.5, batch_size=4)
+    dm.setup()
+    assert dm.split_mode() == "lists" and len(dm.val_set) == 2 and len(dm.test_set) == 1 and len(dm.train_set) == 33
+    item = dm.train_set[0]
+    assert item["x"].shape == (4000,) and item["mask"].dtype.is_floating_point is False
+    _lists(tone_folders, ["low/ghost.wav"], [])
+    with pytest.raises(DataError, match=r"validation_list\.txt, line 1: lists 'low/ghost\.wav'"):
+        read_speech_commands(tone_folders)
+
+
+def test_manifest_layout(tmp_path, tone_folders):
+    files = sorted(tone_folders.rglob("*.wav"))[:6]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label,speaker\n" + "".join(
+        f"{f.relative_to(tmp_path)},{f.parent.name},{f.stem.split('_')[0]}\n" for f in files))
+    clips = read_manifest(manifest)
+    assert [c.path for c in clips] == files and clips[0].speaker == files[0].stem.split("_")[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label\nwords/low/spk0_nohash_0.wav,low\nwords/low/nope.wav,low\n")
+    with pytest.raises(DataError, match=r"bad\.csv, line 3, column 'path': names 'words/low/nope\.wav'"):
+        read_manifest(bad)
+    bad.write_text("file,label\nx.wav,low\n")
+    with pytest.raises(DataError, match=r"bad\.csv, line 1: the header needs a 'path' column"):
+        read_manifest(bad)
+
+
+def test_pattern_layout(tmp_path, write_audio):
+    for d in range(2):
+        for spk in ("ann", "bob"):
+            for i in range(3):
+                write_audio(tmp_path / "fs" / f"{d}_{spk}_{i}.wav", tone(300 + 500 * d, 8000, 0.3, seed=i), 8000)
+    (tmp_path / "fs" / "README.txt").write_text("not audio: ignored")
+    clips = read_pattern(tmp_path / "fs")
+    assert len(clips) == 12 and {(c.label, c.speaker) for c in clips} == {(d, s) for d in "01" for s in ("ann", "bob")}
+    assert sorted({c.index for c in clips}) == [0, 1, 2]
+    assert pattern_regex("{speaker}-{label}").match("mary-yes").groupdict() == {"speaker": "mary", "label": "yes"}
+    write_audio(tmp_path / "fs" / "odd.wav", tone(300, 8000, 0.3), 8000)
+    with pytest.raises(DataError, match=r"odd\.wav: file name does not match"):
+        read_pattern(tmp_path / "fs")
+    with pytest.raises(ConfigError):
+        pattern_regex("{speaker}_{index}")
+
+
+def test_speaker_split_has_no_speaker_in_two_splits():
+    rng = np.random.default_rng(0)
+    speakers = [f"s{int(k)}" for k in rng.integers(0, 12, 500)]
+    for seed in range(5):
+        parts = speaker_split(speakers, None, None, 0.2, 0.2, seed)
+        groups = [{speakers[i] for i in p} for p in parts]
+        assert sum(len(p) for p in parts) == 500 and all(groups)
+        assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    train, val, test = speaker_split(speakers, ["s3"], ["s4", "s5"], 0.2, 0.2, 0)
+    assert {speakers[i] for i in test} == {"s3"} and {speakers[i] for i in val} == {"s4", "s5"}
+    with pytest.raises(ConfigError, match="unknown speaker 'zed'"):
+        speaker_split(speakers, ["zed"], None, 0.2, 0.2, 0)
+    with pytest.raises(ConfigError, match="needs a speaker"):
+        speaker_split(["a", None], None, None, 0.5, 0.0, 0)
+
+
+def test_data_module_speaker_random_and_rate_policy(tone_folders):
+    dm = SpeechDataModule(root=str(tone_folders), layout="folders", split="random", sample_rate=8000,
+                          clip_seconds=0.5, val_fraction=0.2, test_fraction=0.2)
+    dm.setup()
+    assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 36
+    assert dm.classes == sorted(WORDS) and dm.source.startswith("real: words")
+    dm = SpeechDataModule(root=str(tone_folders), layout="folders", split="speaker",
+                          sample_rate=8000, clip_seconds=0.5, test_speakers=["spk0"], val_speakers=["spk1"])
+    with pytest.raises(ConfigError, match="needs a speaker"):  # plain class folders carry no speaker
+        dm.setup()
+    _lists(tone_folders, [], [])
+    dm = SpeechDataModule(root=str(tone_folders), split="speaker", sample_rate=8000, clip_seconds=0.5,
+                          test_speakers=["spk0"], val_speakers=["spk1"], cache=False)
+    dm.setup()
+    assert dm.split_speakers == {"train": ["spk2", "spk3"], "val": ["spk1"], "test": ["spk0"]}
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["x"].shape == (min(32, 9), 4000) and batch["mask"][:, 0].all()
+    strict = SpeechDataModule(root=str(tone_folders), sample_rate=8000, on_rate_mismatch="error")
+    with pytest.raises(DataError, match="expected 8000 Hz"):
+        strict.setup()
+
+
+def test_one_bad_file_stops_setup_with_its_name(tone_folders):
+    (tone_folders / "mid" / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    dm = SpeechDataModule(root=str(tone_folders), layout="folders", sample_rate=8000)
+    with pytest.raises(DataError, match=r"broken\.wav: cannot read audio"):
+        dm.setup()

@@ -1,0 +1,93 @@
+"""The networks: shapes, masks, streaming with carried state equal to the whole-clip forward, features against
+their definitions."""
+
+import math
+
+import pytest
+import torch
+from ssmkit_speech.features import Framer, LogMel, dct_matrix, mel_filterbank, spec_augment
+from ssmkit_speech.task import SpeechClassifier, build_net
+
+from ssmkit.errors import ConfigError
+
+
+@pytest.mark.parametrize("model", ["spectrogram", "raw"])
+@pytest.mark.parametrize("mixer", ["s4d", "mamba"])
+def test_streaming_in_chunks_equals_the_whole_clip(model, mixer):
+    torch.manual_seed(0)
+    net = build_net(model, 5, 8000, d_model=16, n_layers=1, mixer=mixer, d_state=8,
+                    pools=[1, 2] if model == "raw" else None).eval()
+    wave = torch.randn(2, 2400) * 0.3
+    full = net(wave)
+    for chunk in (160, 77, 1000):  # 20 ms, a size that matches no hop, and a long one
+        state = net.stream_start(2)
+        for start in range(0, wave.shape[1], chunk):
+            net.stream_push(wave[:, start:start + chunk], state)
+        torch.testing.assert_close(net.stream_logits(state), full, atol=2e-5, rtol=1e-4)
+
+
+def test_bidirectional_models_refuse_to_stream():
+    net = build_net("raw", 3, 8000, d_model=8, n_layers=1, bidirectional=True)
+    assert not net.causal and net(torch.randn(1, 800)).shape == (1, 3)
+    with pytest.raises(ConfigError, match="causal"):
+        net.stream_start()
+    with pytest.raises(ConfigError, match="bidirectional"):
+        SpeechClassifier(num_classes=3, bidirectional=True, streaming=True)
+
+
+def test_padding_is_masked_out_of_the_pooled_features():
+    torch.manual_seed(0)
+    net = build_net("spectrogram", 4, 8000, d_model=16, n_layers=1).eval()
+    clip = torch.randn(1, 1600) * 0.3
+    padded = torch.cat([clip, torch.zeros(1, 2400)], dim=1)
+    mask = torch.arange(4000).unsqueeze(0) < 1600
+    torch.testing.assert_close(net(padded, mask), net(clip), atol=1e-5, rtol=1e-4)
+    assert net.hop == 80 and build_net("raw", 4, 16000, d_model=8, n_layers=1).hop == 32 * 4
+
+
+def test_framer_is_causal_and_chunkable():
+    framer = Framer(win=6, hop=2)
+    wave = torch.arange(1.0, 12.0).unsqueeze(0)
+    frames = framer.frames(wave)
+    assert frames.shape == (1, 5, 6)
+    assert frames[0, 0].tolist() == [0, 0, 0, 0, 1, 2] and frames[0, 4].tolist() == [5, 6, 7, 8, 9, 10]
+    carried, got = framer.start(1), []
+    for piece in wave.split(3, dim=1):
+        f, carried = framer.push(carried, piece)
+        got.append(f)
+    assert torch.equal(torch.cat(got, dim=1), frames)
+
+
+def test_log_mel_and_mfcc_follow_their_definitions():
+    fb = mel_filterbank(256, 20, 8000)
+    assert fb.shape == (129, 20) and float(fb.max()) <= 1.0 and (fb.sum(0) > 0).all()
+    d = dct_matrix(13, 20)
+    torch.testing.assert_close(d.t() @ d, torch.eye(13), atol=1e-5, rtol=0)  # orthonormal columns
+    mel = LogMel(8000, 200, n_mels=20)
+    t = torch.arange(200) / 8000
+    frames = torch.sin(2 * math.pi * 1000 * t).view(1, 1, 200)
+    out = mel(frames)
+    centres = 700 * (10 ** (torch.linspace(float(2595 * math.log10(1 + 20 / 700)), 2595 * math.log10(1 + 4000 / 700),
+                                           22)[1:-1] / 2595) - 1)
+    assert int(out[0, 0].argmax()) == int((centres - 1000).abs().argmin())  # energy in the band around 1 kHz
+    assert LogMel(8000, 200, n_mels=20, n_mfcc=13)(frames).shape == (1, 1, 13)
+
+
+def test_spec_augment_masks_bands_and_frames():
+    x = torch.ones(4, 50, 40)
+    y = spec_augment(x, freq_masks=1, freq_width=8, time_masks=1, time_width=10,
+                     generator=torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and 0 < float((y == 0).float().mean()) < 0.5
+
+
+def test_classifier_steps_and_predicts_rows():
+    task = SpeechClassifier(num_classes=3, model="raw", d_model=8, n_layers=1, streaming=True, chunk_ms=20)
+    batch = {"x": torch.randn(2, 4000) * 0.3, "mask": torch.arange(4000).expand(2, -1) < 3000,
+             "y": torch.tensor([0, 2]), "index": torch.tensor([5, 7])}
+    loss = task.training_step(batch, 0) if task._trainer else task.compute_loss(task(batch["x"], mask=batch["mask"]),
+                                                                                   batch)
+    loss.backward()
+    task.eval()
+    rows = task.predict_step(batch, 0)
+    assert [r["index"] for r in rows] == [5, 7] and all(0 < r["probability"] <= 1 for r in rows)
+    assert len(task.latencies) == 2 * math.ceil(3000 / 160) and task.stream_seconds == pytest.approx(0.75)
