@@ -22,9 +22,17 @@ class PipelineCLI(LightningCLI):
     """LightningCLI with ssmkit's defaults: a checkpoint callback on the pipeline's metric,
     ``--output`` for predictions, metrics tables, and ``weights_only`` checkpoint loading."""
 
-    def __init__(self, pipeline: Pipeline, *args, **kwargs):
+    def __init__(self, pipeline: Pipeline, *args, run_config: bool = False, **kwargs):
         self.pipeline = pipeline
+        self.run_config = run_config
         super().__init__(*args, **kwargs)
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning lays the checkpoint's hyper-parameters over the parsed config, flags included; when
+        # the run's config.yaml was loaded (run_pipeline), the model is already rebuilt from it and flags
+        # given after it must win (e.g. `predict --ckpt_path X --model.streaming true`).
+        if not self.run_config:
+            super()._parse_ckpt_path()
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -113,12 +121,14 @@ def _config_beside(ckpt: str) -> str | None:
 def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
     args = list(args)
+    run_config = False
     if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("fit", "validate", "test",
                                                                                     "predict"):
         i = args.index("--ckpt_path")
         config = _config_beside(args[i + 1]) if i + 1 < len(args) else None
         if config:  # rebuild the model exactly as it was trained (flags given after it still override)
             args[1:1] = ["--config", config]
+            run_config = True
     root = Path("runs") / f"{plugin}-{name}"
     trainer_defaults = {
         "default_root_dir": str(root),
@@ -131,15 +141,17 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     }
     argv, sys.argv = sys.argv, [f"ssmkit {plugin} {name}"]  # arguments go through args= alone
     try:
-        _cli(pipeline, trainer_defaults, plugin, name, args)
+        _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
     finally:
         sys.argv = argv
     return 0
 
 
-def _cli(pipeline: Pipeline, trainer_defaults: dict, plugin: str, name: str, args: list[str]) -> None:
+def _cli(pipeline: Pipeline, trainer_defaults: dict, plugin: str, name: str, args: list[str],
+         run_config: bool = False) -> None:
     PipelineCLI(
         pipeline,
+        run_config=run_config,
         model_class=pipeline.model_class,
         datamodule_class=pipeline.data_class,
         trainer_defaults=trainer_defaults,

@@ -139,8 +139,12 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     config = (ckpts[0].parent.parent / "config.yaml").read_text()
     assert "d_model: 8" in config and str(table) in config
 
-    test = _cli(["genomics", "classify", "test", "--ckpt_path", str(ckpts[0])], tmp_path)
+    test = _cli(["genomics", "classify", "test", "--ckpt_path", str(ckpts[0]), "--model.head_dropout", "0.25"],
+                tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
+    # the run's config rebuilds the model, and a flag given after --ckpt_path still wins over it
+    test_config = (tmp_path / "runs" / "genomics-classify" / "lightning_logs" / "version_1" / "config.yaml").read_text()
+    assert "head_dropout: 0.25" in test_config and "d_model: 8" in test_config
     assert all(name in test.stdout for name in ("test/acc", "test/mcc", "test/sensitivity", "test/specificity"))
 
     out = tmp_path / "out" / "pred.tsv"
