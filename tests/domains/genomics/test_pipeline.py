@@ -69,7 +69,7 @@ def kmer_logistic_mcc(seqs, y, train, test, l2: float = 1e-2) -> float:
     return float(binary_matthews_corrcoef(pred, torch.as_tensor(y[test])))
 
 
-@pytest.mark.slow  # minutes on a CPU; and it fails at present: the model does not yet beat the k-mer rival
+@pytest.mark.slow  # minutes on a CPU (passes since the stem + position-aware head defaults)
 def test_short_fit_on_ecoli_promoters_beats_kmer_logistic_regression(shared_data):
     pl.seed_everything(0)
     pipe = registry.get("pipelines", "genomics/classify")
