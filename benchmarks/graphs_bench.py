@@ -1,0 +1,180 @@
+"""Graph benchmarks: the issue's accuracy targets and one global layer's memory/time against node count.
+
+    python benchmarks/graphs_bench.py targets --data-dir ../shared/data [--epochs N] [--json out.json]
+    python benchmarks/graphs_bench.py scaling [--nodes 1000,10000,100000,1000000] [--d-model 64]
+
+targets (one default configuration per task, not tuned per dataset; record the command, device and commit):
+  MUTAG, 10-fold stratified CV: graph_mamba vs gin (target >= 90% mean accuracy; GIN paper 89.4 +- 5.6)
+  ENZYMES, 10-fold: graph_mamba vs gin and gps (target: above both)
+  Cora, public split: graph_mamba vs gcn and gat (target >= 83.0%; GAT 83.0, GCN 81.5)
+  ESOL, random 80/10/10: graph_mamba vs gin (target: RMSE below gin's)
+Each fold/run tests the best validation epoch.
+
+scaling: one graph of n nodes (random, average degree 4), one global layer forward + backward: our SSM over the
+degree-ordered nodes (linear in n) against torch_geometric's GPSConv with multi-head attention and no local
+branch (quadratic in n); peak CUDA memory and time per step, "OOM" where attention runs out of memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from ssmkit_graphs.crossval import cross_validate
+
+from ssmkit import registry
+
+TARGETS = [  # (pipeline, dataset, models, folds)
+    ("graph-classify", "graphs/MUTAG", ["graph_mamba", "gin"], 10),
+    ("graph-classify", "graphs/ENZYMES", ["graph_mamba", "gin", "gps"], 10),
+    ("node-classify", "graphs/Cora", ["graph_mamba", "gcn", "gat"], 0),
+    ("graph-regress", "graphs/ESOL", ["graph_mamba", "gin"], 0),
+]
+
+
+def _trainer_kwargs(epochs: int | None, pipeline) -> dict:
+    return {"max_epochs": epochs or pipeline.trainer.get("max_epochs", 100),
+            "precision": "bf16-mixed" if torch.cuda.is_available() else "32-true"}
+
+
+def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
+    pipeline = registry.get("pipelines", f"graphs/{task}")
+    model_kwargs = {"model": model, **json.loads(args.model_json)}
+    data = {"dataset": dataset, "data_dir": args.data_dir, **json.loads(args.data_json)}
+    start = time.perf_counter()
+    if folds:
+        summary = cross_validate(pipeline, model_kwargs, data, folds=folds, seed=args.seed,
+                                 trainer=_trainer_kwargs(args.epochs, pipeline))
+    else:
+        pl.seed_everything(args.seed, verbose=False)
+        dm, net = pipeline.instantiate(model=model_kwargs, data=data)
+        with tempfile.TemporaryDirectory() as tmp:
+            best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor=pipeline.monitor, mode=pipeline.mode)
+            t = pl.Trainer(logger=False, callbacks=[best], enable_progress_bar=False, enable_model_summary=False,
+                           gradient_clip_val=1.0, **_trainer_kwargs(args.epochs, pipeline))
+            t.fit(net, datamodule=dm)
+            m = t.test(net, datamodule=dm, ckpt_path="best", verbose=False)[0]
+        summary = {k: (float(v), 0.0) for k, v in m.items() if k.startswith("test/")}
+    seconds = time.perf_counter() - start
+    main = "test/rmse" if task == "graph-regress" else "test/acc"
+    mean, std = summary[main]
+    print(f"| {args.tag} | {dataset} | {model} | {main} | {mean:.4f} | {std:.4f} | "
+          f"{folds or 'split'} | {seconds:.0f} s |", flush=True)
+    return {"task": task, "dataset": dataset, "model": model, "folds": folds, "seconds": round(seconds, 1),
+            **{k: {"mean": round(m, 4), "std": round(s, 4)} for k, (m, s) in summary.items()}}
+
+
+def _random_graph(n: int, degree: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    src = torch.randint(n, (n * degree // 2,), device=device)
+    dst = torch.randint(n, (n * degree // 2,), device=device)
+    return torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1), torch.zeros(n, dtype=torch.long,
+                                                                                       device=device)
+
+
+def scale_one(kind: str, n: int, d: int, device, repeats: int = 3) -> dict:
+    from ssmkit_graphs.model import GlobalSSM
+    from ssmkit_graphs.orders import SCAN_ORDERS, batch_permutation
+    from torch_geometric.nn import GPSConv
+
+    torch.manual_seed(0)
+    edge_index, batch = _random_graph(n, 4, device)
+    x = torch.randn(n, d, device=device, requires_grad=True)
+    if kind == "ssm":
+        layer = GlobalSSM(d, bidirectional=True).to(device)
+        order = SCAN_ORDERS["degree"]
+
+        def step():
+            idx = batch_permutation(order, edge_index, batch, 1)
+            rev = batch_permutation(order, edge_index, batch, 1, reverse=True)
+            return layer(x, batch, (idx, rev))
+    else:
+        layer = GPSConv(d, None, heads=4, attn_type="multihead").to(device)
+
+        def step():
+            return layer(x, edge_index, batch)
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            step().float().square().mean().backward()  # warm-up (kernel compilation)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats(device)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                step().float().square().mean().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        ms = (time.perf_counter() - start) / repeats * 1000
+        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+        return {"kind": kind, "nodes": n, "ms": round(ms, 2), "peak_mib": round(peak, 1)}
+    except torch.OutOfMemoryError:
+        return {"kind": kind, "nodes": n, "ms": None, "peak_mib": "OOM"}
+    finally:
+        x.grad = None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def scaling(args) -> list[dict]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rows, attention_dead = [], False
+    print(f"| layer | nodes | ms / step (fwd+bwd) | peak MiB | device: {device} |")
+    for n in [int(v) for v in args.nodes.split(",")]:
+        for kind in ("ssm", "attention"):
+            if kind == "attention" and attention_dead:
+                row = {"kind": kind, "nodes": n, "ms": None, "peak_mib": "OOM (smaller n already)"}
+            else:
+                row = scale_one(kind, n, args.d_model, device)
+                attention_dead |= kind == "attention" and row["peak_mib"] == "OOM"
+            rows.append(row)
+            print(f"| {kind} | {n} | {row['ms']} | {row['peak_mib']} |", flush=True)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", choices=["targets", "scaling"])
+    p.add_argument("--data-dir", default="../shared/data")
+    p.add_argument("--only", default=None, help="targets: datasets to run, e.g. graphs/MUTAG,graphs/Cora")
+    p.add_argument("--models", default=None, help="targets: models to run, e.g. graph_mamba,gin")
+    p.add_argument("--epochs", type=int, default=None, help="default: the pipeline's max_epochs")
+    p.add_argument("--model-json", default="{}", help="extra model arguments for every run")
+    p.add_argument("--data-json", default="{}", help="extra data arguments for every run")
+    p.add_argument("--nodes", default="1000,10000,100000,1000000")
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--tag", default="")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    if args.part == "scaling":
+        rows = scaling(args)
+    else:
+        print("| tag | dataset | model | metric | mean | std | folds | time |")
+        print("|---|---|---|---|---|---|---|---|")
+        rows = []
+        for task, dataset, models, folds in TARGETS:
+            if args.only and dataset not in args.only.split(","):
+                continue
+            for model in models:
+                if args.models and model not in args.models.split(","):
+                    continue
+                rows.append(run_target(task, dataset, model, folds, args))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                       "rows": rows}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

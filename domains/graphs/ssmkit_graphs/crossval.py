@@ -1,0 +1,35 @@
+"""k-fold cross-validation of a graph pipeline: one fit + test per fold, mean and std of each test metric."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+
+
+def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: dict | None = None,
+                   seed: int = 0, on_fold: Callable[[int, dict], None] | None = None) -> dict[str, tuple[float, float]]:
+    """Fit and test ``pipeline`` on each of ``folds`` stratified folds (``data`` gets folds/fold); returns
+    {metric: (mean, std)} over folds of every "test/..." metric. ``trainer``: pl.Trainer keyword arguments
+    (the best validation checkpoint of each fold is tested when checkpointing is on)."""
+    results: list[dict] = []
+    for fold in range(folds):
+        pl.seed_everything(seed + fold, verbose=False)
+        dm, net = pipeline.instantiate(model=model, data={**data, "folds": folds, "fold": fold})
+        kwargs = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
+                  "gradient_clip_val": 1.0, **(trainer or {})}
+        callbacks = list(kwargs.pop("callbacks", []))
+        best = pl.callbacks.ModelCheckpoint(monitor=pipeline.monitor, mode=pipeline.mode) \
+            if kwargs.get("enable_checkpointing", True) else None
+        t = pl.Trainer(callbacks=callbacks + ([best] if best else []), **kwargs)
+        t.fit(net, datamodule=dm)
+        metrics = t.test(net, datamodule=dm, ckpt_path="best" if best else None, verbose=False)[0]
+        results.append(metrics)
+        if on_fold is not None:
+            on_fold(fold, metrics)
+    keys = sorted(k for k in results[0] if k.startswith("test/"))
+    return {k: (statistics.mean(r[k] for r in results), statistics.pstdev(r[k] for r in results)) for k in keys}
+
+
+__all__ = ["cross_validate"]

@@ -1,0 +1,129 @@
+"""Node orders: permutations, known answers on a small graph, batching, relabelling invariance of averaged
+random orders, no leak between the graphs of a batch, and stratified folds."""
+
+import numpy as np
+import pytest
+import torch
+from ssmkit_graphs.data import stratified_folds
+from ssmkit_graphs.model import GraphNet
+from ssmkit_graphs.orders import SCAN_ORDERS, BFSOrder, DFSOrder, batch_permutation
+from ssmkit_graphs.task import GraphClassifier
+from torch_geometric.data import Batch, Data
+from torch_geometric.utils import to_undirected
+
+from ssmkit import registry
+
+# 0-1, 0-2, 1-3, 2-3, 3-4, 4-5: degrees 2, 2, 2, 3, 2, 1
+SMALL = to_undirected(torch.tensor([[0, 0, 1, 2, 3, 4], [1, 2, 3, 3, 4, 5]]))
+
+
+def _random_graph(n: int, p: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(n, n, generator=g) < p
+    a = torch.triu(a, 1)
+    return to_undirected(a.nonzero().t(), num_nodes=n)
+
+
+def _relabel(edge_index: torch.Tensor, x: torch.Tensor, perm: torch.Tensor):
+    """Node i becomes node perm[i]."""
+    new_x = torch.empty_like(x)
+    new_x[perm] = x
+    return perm[edge_index], new_x
+
+
+@pytest.mark.parametrize("name", sorted(SCAN_ORDERS))
+def test_every_order_is_a_permutation_and_registered(name):
+    order = registry.get("scan_orders", f"graphs/{name}")
+    assert order is SCAN_ORDERS[name] and order.needs == "graph"
+    ei = _random_graph(30, 0.08, seed=1)  # sparse: several components and isolated nodes
+    perm = order.permutation(length=30, edge_index=ei, generator=torch.Generator().manual_seed(0))
+    assert sorted(perm.tolist()) == list(range(30))
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor([30, 6, 4]))
+    ei_b = torch.cat([ei, SMALL + 30, torch.tensor([[36, 37], [37, 38]]) ], 1)
+    idx = batch_permutation(order, ei_b, batch, 3, torch.Generator().manual_seed(0))
+    assert sorted(idx.tolist()) == list(range(40))
+    assert bool((batch[idx][1:] >= batch[idx][:-1]).all())  # graphs stay contiguous
+
+
+def test_known_answers_on_a_small_graph():
+    perm = lambda order, **kw: order.permutation(length=6, edge_index=SMALL, **kw).tolist()  # noqa: E731
+    assert perm(SCAN_ORDERS["degree_fixed"]) == [5, 0, 1, 2, 4, 3]
+    assert perm(SCAN_ORDERS["bfs"]) == [3, 1, 2, 4, 0, 5]  # root: the highest degree
+    assert perm(SCAN_ORDERS["dfs"]) == [3, 1, 0, 2, 4, 5]
+    assert perm(BFSOrder(root=0)) == [0, 1, 2, 3, 4, 5]
+    assert perm(DFSOrder(root=0)) == [0, 1, 3, 2, 4, 5]
+    # random ties: degree 1 first, degree 3 last, the four nodes of degree 2 in any order between
+    for seed in range(5):
+        p = perm(SCAN_ORDERS["degree"], generator=torch.Generator().manual_seed(seed))
+        assert p[0] == 5 and p[-1] == 3 and sorted(p[1:5]) == [0, 1, 2, 4]
+    draws = {tuple(perm(SCAN_ORDERS["degree"], generator=torch.Generator().manual_seed(s))) for s in range(20)}
+    assert len(draws) > 3
+
+
+def test_spectral_order_follows_a_path():
+    labels = torch.tensor([4, 0, 3, 1, 2])  # the path 4-0-3-1-2, stored shuffled
+    ei = to_undirected(torch.stack([labels[:-1], labels[1:]]))
+    p = SCAN_ORDERS["spectral"].permutation(length=5, edge_index=ei).tolist()
+    assert p in (labels.tolist(), labels.flip(0).tolist())
+
+
+def test_packed_graphs_do_not_leak_into_each_other():
+    """A graph's outputs are the same alone and batched between others (per-graph rows, right padding)."""
+    torch.manual_seed(0)
+    net = GraphNet(3, d_model=16, n_layers=2, in_features=4, order="bfs", bidirectional=True).eval()
+    graphs = [Data(x=torch.randn(n, 4), edge_index=_random_graph(n, 0.3, seed=n)) for n in (7, 12, 3)]
+    alone = net(Batch.from_data_list([graphs[1]]))
+    batched = net(Batch.from_data_list(graphs))
+    torch.testing.assert_close(batched[1], alone[0], atol=1e-5, rtol=1e-5)
+    states = net.node_states(Batch.from_data_list(graphs))[7:19]
+    torch.testing.assert_close(states, net.node_states(Batch.from_data_list([graphs[1]])), atol=1e-5, rtol=1e-5)
+
+
+# Documented tolerance: relabelling a graph's nodes changes which node wins each random tie-break, so a single
+# random order moves the outputs; the mean over eval_orders = K orders moves them ~1/sqrt(K) as much. With K = 16
+# the logits move by less than 0.5x what one order moves them (expected: 0.25x), and the class probabilities
+# by less than 0.02.
+TOLERANCE, RATIO, EVAL_ORDERS = 0.02, 0.5, 16
+
+
+def test_averaged_random_orders_are_invariant_to_relabelling():
+    torch.manual_seed(0)
+    task = GraphClassifier(num_classes=8, d_model=16, n_layers=2, in_features=3, eval_orders=EVAL_ORDERS,
+                           order="degree", dropout=0.0).eval()
+    n = 16
+    ei = _random_graph(n, 0.25, seed=3)
+    x = torch.randn(n, 3)
+    g = Batch.from_data_list([Data(x=x, edge_index=ei)])
+    averaged, single, prob = [], [], []
+    with torch.no_grad():
+        ref = task(g)
+        for seed in range(4):
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(100 + seed))
+            ei2, x2 = _relabel(ei, x, perm)
+            h = Batch.from_data_list([Data(x=x2, edge_index=ei2)])
+            out = task(h)
+            averaged.append((ref - out).abs().mean().item())
+            prob.append((ref.softmax(-1) - out.softmax(-1)).abs().max().item())
+            gen = torch.Generator().manual_seed(seed)
+            single.append((task.net(g, gen) - task.net(h, torch.Generator().manual_seed(50 + seed))).abs().mean()
+                          .item())
+    assert max(prob) < TOLERANCE, prob
+    assert np.mean(averaged) < RATIO * np.mean(single), (averaged, single)
+    gin = GraphClassifier(num_classes=8, d_model=16, n_layers=2, in_features=3, model="gin").eval()
+    ei2, x2 = _relabel(ei, x, torch.randperm(n, generator=torch.Generator().manual_seed(7)))
+    with torch.no_grad():  # message passing alone needs no order: exactly invariant
+        torch.testing.assert_close(gin(g), gin(Batch.from_data_list([Data(x=x2, edge_index=ei2)])), atol=1e-5,
+                                   rtol=1e-5)
+    assert not gin.averages_orders and task.averages_orders
+
+
+def test_stratified_folds_are_disjoint_and_balanced():
+    labels = np.array([0] * 63 + [1] * 125)
+    folds = stratified_folds(labels, len(labels), 10, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(188))
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+    per_class = np.array([[np.sum(labels[f] == c) for c in (0, 1)] for f in folds])
+    assert (per_class.max(0) - per_class.min(0) <= 1).all()
+    again = stratified_folds(labels, len(labels), 10, seed=0)
+    assert all((a == b).all() for a, b in zip(folds, again))
