@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import tempfile
 from collections.abc import Callable
 
 import pytorch_lightning as pl
@@ -20,11 +21,12 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
         kwargs = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
                   "gradient_clip_val": 1.0, **(trainer or {})}
         callbacks = list(kwargs.pop("callbacks", []))
-        best = pl.callbacks.ModelCheckpoint(monitor=pipeline.monitor, mode=pipeline.mode) \
-            if kwargs.get("enable_checkpointing", True) else None
-        t = pl.Trainer(callbacks=callbacks + ([best] if best else []), **kwargs)
-        t.fit(net, datamodule=dm)
-        metrics = t.test(net, datamodule=dm, ckpt_path="best" if best else None, verbose=False)[0]
+        with tempfile.TemporaryDirectory(prefix="ssmkit-cv-") as tmp:  # fold checkpoints never land in the cwd
+            best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor=pipeline.monitor, mode=pipeline.mode) \
+                if kwargs.get("enable_checkpointing", True) else None
+            t = pl.Trainer(callbacks=callbacks + ([best] if best else []), default_root_dir=tmp, **kwargs)
+            t.fit(net, datamodule=dm)
+            metrics = t.test(net, datamodule=dm, ckpt_path="best" if best else None, verbose=False)[0]
         results.append(metrics)
         if on_fold is not None:
             on_fold(fold, metrics)

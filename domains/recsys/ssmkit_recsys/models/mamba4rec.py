@@ -50,7 +50,7 @@ class Mamba4Rec(NextItemModel):
 
     def __init__(self, n_items: int, max_len: int = 50, *, d_model: int = 64, n_layers: int = 1,
                  d_state: int = 32, d_conv: int = 4, expand: int = 2, d_ff: int | None = None,
-                 dropout: float = 0.3, mixer: str = "mamba", mixer_extra: dict | None = None):
+                 dropout: float = 0.4, mixer: str = "mamba", mixer_extra: dict | None = None):
         super().__init__(n_items, d_model, max_len)
         options = {"d_state": d_state, **({"d_conv": d_conv, "expand": expand} if mixer in ("mamba", "mamba2")
                                           else {}), **(mixer_extra or {})}
