@@ -36,7 +36,7 @@ class ScanOrder:
     """A named rule mapping geometry to a permutation of positions."""
 
     name = "scan_order"
-    needs = "length"  # "length", "grid" or "coords"
+    needs = "length"  # "length", "grid", "coords", or "graph" (also edge_index (2, E) over the positions)
 
     def permutation(self, *, length: int | None = None, grid: tuple[int, int] | None = None,
                     coords: torch.Tensor | None = None, device=None) -> torch.Tensor:

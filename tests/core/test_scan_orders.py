@@ -17,6 +17,12 @@ ORDERS = registry.items("scan_orders")
 def _geometry(order):
     if order.needs == "coords":
         return {"coords": torch.rand(2, 37, 3)}
+    if order.needs == "graph":  # a random graph over the 35 positions: a ring plus chords, one isolated node
+        g = torch.Generator().manual_seed(0)
+        ring = torch.stack([torch.arange(34), (torch.arange(34) + 1) % 34])
+        chords = torch.randint(0, 34, (2, 10), generator=g)
+        edges = torch.cat([ring, chords], 1)
+        return {"length": 35, "edge_index": torch.cat([edges, edges.flip(0)], 1), "generator": g}
     return {"grid": (5, 7), "length": 35}
 
 
