@@ -69,18 +69,20 @@ class Backbone(nn.Module):
     def causal(self) -> bool:
         return not self.config.bidirectional and all(getattr(b.mixer, "causal", False) for b in self.layers)
 
-    def forward(self, x: torch.Tensor, state: list | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: list | None = None, seq_idx: torch.Tensor | None = None) -> torch.Tensor:
         """x (batch, L, d_model). ``state`` (from ``allocate_state``) continues a long sequence
         chunk by chunk: each layer starts from it and leaves the state at the chunk's end in it, so
         the chunks' outputs equal one forward over the whole; ``detach_state`` between chunks
-        truncates backpropagation there."""
+        truncates backpropagation there. ``seq_idx`` (batch, L) int packs several sequences in a row
+        (``ssmkit.kernels.packing.pack``): nothing crosses from one to the next, in either direction
+        of a bidirectional backbone."""
         if state is None:
             for layer in self.layers:
-                x = layer(x)
+                x = layer(x, seq_idx=seq_idx)
         else:
             self._need_causal("a carried state")
             for layer, s in zip(self.layers, state):
-                x = layer(x, s)
+                x = layer(x, s, seq_idx=seq_idx)
         return self.norm_f(x)
 
     def _need_causal(self, what: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .kernels.packing import reverse_within_segments
+
 MERGES = ("sum", "mean", "concat")
 
 
@@ -29,10 +31,17 @@ class Bidirectional(nn.Module):
     def tied(self) -> bool:
         return self.bwd is None
 
-    def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *args, seq_idx: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        """x (batch, L, d). ``seq_idx`` (batch, L): packed sequences; each is reversed within itself."""
         backward = self.fwd if self.bwd is None else self.bwd
-        y_f = self.fwd(x, *args, **kwargs)
-        y_b = backward(x.flip(1), *args, **kwargs).flip(1)
+        if seq_idx is None:
+            y_f = self.fwd(x, *args, **kwargs)
+            y_b = backward(x.flip(1), *args, **kwargs).flip(1)
+        else:
+            index = reverse_within_segments(seq_idx).unsqueeze(-1).expand_as(x)
+            y_f = self.fwd(x, *args, seq_idx=seq_idx, **kwargs)
+            y_b = backward(x.gather(1, index), *args, seq_idx=seq_idx, **kwargs)
+            y_b = y_b.gather(1, index.expand(*y_b.shape[:2], y_b.shape[-1]))
         if self.merge == "sum":
             return y_f + y_b
         if self.merge == "mean":

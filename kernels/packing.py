@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["seq_idx_from_cu_seqlens", "cu_seqlens_from_lengths", "segments", "pack", "unpack"]
+__all__ = ["seq_idx_from_cu_seqlens", "cu_seqlens_from_lengths", "segments", "pack", "unpack",
+           "reverse_within_segments"]
 
 
 def cu_seqlens_from_lengths(lengths) -> torch.Tensor:
@@ -47,6 +48,19 @@ def segments(seq_idx: torch.Tensor) -> Iterator[tuple[int, int, int]]:
         bounds = [0, *change.tolist(), s.shape[1]]
         for start, end in zip(bounds[:-1], bounds[1:]):
             yield row, start, end
+
+
+def reverse_within_segments(seq_idx: torch.Tensor) -> torch.Tensor:
+    """(batch, L) long index that reverses every run of equal seq_idx values in place: position t of
+    the run [s, e) reads position s + e - 1 - t. An involution; the runs keep their positions."""
+    b, L = seq_idx.shape
+    pos = torch.arange(L, device=seq_idx.device).expand(b, L)
+    change = seq_idx[:, 1:] != seq_idx[:, :-1]
+    first = torch.cat([torch.ones_like(change[:, :1]), change], 1)
+    last = torch.cat([change, torch.ones_like(change[:, :1])], 1)
+    start = torch.where(first, pos, torch.zeros_like(pos)).cummax(1).values
+    end = torch.where(last, pos, torch.full_like(pos, L - 1)).flip(1).cummin(1).values.flip(1)
+    return start + end - pos
 
 
 def pack(seqs: list[torch.Tensor], dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:

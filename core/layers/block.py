@@ -35,10 +35,12 @@ class Block(nn.Module):
         self.mlp = GatedMLP(d_model, d_intermediate, dropout) if d_intermediate > 0 else None
         self.norm2 = make_norm(norm, d_model, norm_eps) if self.mlp is not None else None
 
-    def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
-        """x (batch, L, d); ``state``: the mixer's carried state (see ``Mamba.forward``), or None."""
+    def forward(self, x: torch.Tensor, state=None, seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """x (batch, L, d); ``state``: the mixer's carried state, ``seq_idx`` (batch, L): packed
+        sequences (see ``Mamba.forward``); either may be None."""
         h = self.norm(x)
-        x = x + self.dropout(self.mixer(h) if state is None else self.mixer(h, state))
+        extra = {} if seq_idx is None else {"seq_idx": seq_idx}
+        x = x + self.dropout(self.mixer(h, **extra) if state is None else self.mixer(h, state, **extra))
         if self.mlp is not None:
             x = x + self.dropout(self.mlp(self.norm2(x)))
         return x

@@ -24,12 +24,16 @@ def no_weight_decay(*params: nn.Parameter) -> None:
         p._no_weight_decay = True
 
 
-def conv_silu(x: torch.Tensor, conv1d: nn.Conv1d, state: dict[str, torch.Tensor] | None) -> torch.Tensor:
+def conv_silu(x: torch.Tensor, conv1d: nn.Conv1d, state: dict[str, torch.Tensor] | None,
+              seq_idx: torch.Tensor | None = None) -> torch.Tensor:
     """Causal depthwise conv + SiLU of x (b, d, L); with ``state`` it starts from state["conv"] (the
-    last W inputs before x) and leaves the last W inputs of [state, x] there."""
+    last W inputs before x) and leaves the last W inputs of [state, x] there; ``seq_idx`` (b, L)
+    restarts the window at each packed sequence."""
     weight = conv1d.weight.squeeze(1)
+    if state is not None and seq_idx is not None:
+        raise ValueError("a carried state and packed sequences (seq_idx) cannot be combined")
     if state is None:
-        return kernels.causal_conv1d(x, weight, conv1d.bias, "silu")
+        return kernels.causal_conv1d(x, weight, conv1d.bias, "silu", seq_idx=seq_idx)
     before = state["conv"]
     out = kernels.causal_conv1d(x, weight, conv1d.bias, "silu", initial_states=before[..., 1:])
     state["conv"] = torch.cat([before, x.to(before.dtype)], dim=-1)[..., -before.shape[-1]:]
@@ -69,20 +73,23 @@ class Mamba(nn.Module):
         dt, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         return F.linear(dt, self.dt_proj.weight), B, C
 
-    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """hidden: (batch, L, d_model) -> (batch, L, d_model).
+    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None,
+                seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """hidden: (batch, L, d_model) -> (batch, L, d_model); ``seq_idx`` (batch, L) int: packed
+        sequences (see ``ssmkit.kernels.packing``), no state crossing from one to the next.
 
         ``state`` (from ``allocate_state``) carries a long sequence across chunks: the chunk starts
         from it and its entries are replaced by the state at the chunk's end (detach them between
         chunks for truncated backpropagation), so chunk after chunk equals one whole forward.
         """
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (b, d_inner, L) each
-        x = conv_silu(x, self.conv1d, state)
+        x = conv_silu(x, self.conv1d, state, seq_idx)
         dt, B, C = self._ssm_params(x.transpose(1, 2))
         y = kernels.selective_scan_fn(
             x, dt.transpose(1, 2), -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2),
             self.D.float(), z, self.dt_proj.bias.float(), delta_softplus=True,
             return_last_state=state is not None, initial_state=None if state is None else state["ssm"],
+            seq_idx=seq_idx,
         )
         if state is not None:
             y, state["ssm"] = y

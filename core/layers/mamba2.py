@@ -46,12 +46,13 @@ class Mamba2(nn.Module):
     def _split(self, zxbcdt: torch.Tensor):
         return zxbcdt.split([self.d_inner, self.conv_dim, self.nheads], dim=-1)
 
-    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """hidden: (batch, L, d_model) -> (batch, L, d_model); ``state`` carries across chunks as in
-        ``Mamba.forward`` (its entries are replaced by the state at the chunk's end)."""
+    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None,
+                seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """hidden: (batch, L, d_model) -> (batch, L, d_model); ``state`` carries across chunks and
+        ``seq_idx`` packs sequences, as in ``Mamba.forward``."""
         b, L, _ = hidden.shape
         z, xBC, dt = self._split(self.in_proj(hidden))
-        xBC = conv_silu(xBC.transpose(1, 2), self.conv1d, state)
+        xBC = conv_silu(xBC.transpose(1, 2), self.conv1d, state, seq_idx)
         gn = self.ngroups * self.d_state
         x, B, C = xBC.transpose(1, 2).split([self.d_inner, gn, gn], dim=-1)
         y = kernels.ssd_scan(
@@ -59,6 +60,7 @@ class Mamba2(nn.Module):
             B.reshape(b, L, self.ngroups, self.d_state), C.reshape(b, L, self.ngroups, self.d_state),
             chunk_size=self.chunk_size, D=self.D.float(), dt_bias=self.dt_bias.float(), dt_softplus=True,
             initial_states=None if state is None else state["ssm"], return_final_states=state is not None,
+            seq_idx=None if seq_idx is None else seq_idx.to(torch.int32),
         )
         if state is not None:
             y, state["ssm"] = y

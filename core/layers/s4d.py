@@ -52,10 +52,14 @@ class S4D(nn.Module):
     def _output(self, y: torch.Tensor) -> torch.Tensor:
         return F.glu(self.out(self.dropout(F.gelu(y))), dim=-1)
 
-    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, state: dict[str, torch.Tensor] | None = None,
+                seq_idx: torch.Tensor | None = None) -> torch.Tensor:
         """hidden: (batch, L, d_model) -> (batch, L, d_model); ``state`` carries across chunks as in
         ``Mamba.forward``: the initial state adds its decaying response, the final state is
         dA^L h0 + sum_t dA^(L-1-t) u_t."""
+        if seq_idx is not None:
+            raise ValueError("S4D runs as one FFT convolution per row: packed sequences (seq_idx) need "
+                             "mamba or mamba2")
         u = hidden.transpose(1, 2)
         L = u.shape[-1]
         y = kernels.fft_conv(u, self.kernel(L), self.D.float())
