@@ -81,6 +81,8 @@ class Backbone(nn.Module):
                 x = layer(x, seq_idx=seq_idx)
         else:
             self._need_causal("a carried state")
+            if len(state) != len(self.layers):
+                raise ValueError(f"state has {len(state)} layer states, the backbone {len(self.layers)} layers")
             for layer, s in zip(self.layers, state):
                 x = layer(x, s, seq_idx=seq_idx)
         return self.norm_f(x)

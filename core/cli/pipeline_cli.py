@@ -27,6 +27,17 @@ class PipelineCLI(LightningCLI):
         self.run_config = run_config
         super().__init__(*args, **kwargs)
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except RuntimeError as exc:
+            if "loading state_dict" not in str(exc):
+                raise
+            ckpt = self.config[subcommand].get("ckpt_path")
+            detail = " ".join(str(exc).split())[:300]
+            raise SSMKitError(f"{ckpt}: the checkpoint does not fit the model built from the config and flags "
+                              f"({detail})") from exc
+
     def _parse_ckpt_path(self) -> None:
         # Lightning lays the checkpoint's hyper-parameters over the parsed config, flags included; when
         # the run's config.yaml was loaded (run_pipeline), the model is already rebuilt from it and flags

@@ -38,19 +38,24 @@ def load_dna_net(path: str | Path) -> tuple[DNANet, dict]:
     its kind: {"kind": "classify" | "pretrain", "hparams": ...}."""
     ckpt = load_checkpoint(path)
     hp, state = dict(ckpt["hyper_parameters"]), ckpt["state_dict"]
-    if "net.net.embed.weight" in state:  # DNAClassifier: net (DNAClassifierNet) -> net (DNANet)
-        kind, prefix = "classify", "net.net."
-        options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
-                       bidirectional=hp["bidirectional"], rc=hp["rc"], mixer=hp["mixer"],
-                       stem=hp.get("stem", 0), d_intermediate=hp.get("d_intermediate", 0))
-    elif "net.embed.weight" in state:  # DNALanguageModel: net (DNANet)
-        kind, prefix = "pretrain", "net."
-        options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
-                       bidirectional=False, rc="none", mixer=hp["mixer"], d_intermediate=hp.get("d_intermediate", 0))
-    else:
-        raise DataError("not a genomics classify or pretrain checkpoint (no DNA network inside)", path=path)
-    net = DNANet(**options, dropout=0.0)
-    net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    try:
+        if "net.net.embed.weight" in state:  # DNAClassifier: net (DNAClassifierNet) -> net (DNANet)
+            kind, prefix = "classify", "net.net."
+            options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
+                           bidirectional=hp["bidirectional"], rc=hp["rc"], mixer=hp["mixer"],
+                           stem=hp.get("stem", 0), d_intermediate=hp.get("d_intermediate", 0))
+        elif "net.embed.weight" in state:  # DNALanguageModel: net (DNANet)
+            kind, prefix = "pretrain", "net."
+            options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
+                           bidirectional=False, rc="none", mixer=hp["mixer"],
+                           d_intermediate=hp.get("d_intermediate", 0))
+        else:
+            raise DataError("not a genomics classify or pretrain checkpoint (no DNA network inside)", path=path)
+        net = DNANet(**options, dropout=0.0)
+        net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+    except (KeyError, RuntimeError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise DataError(f"the checkpoint's weights do not match its hyper-parameters ({detail})", path=path) from exc
     return net, {"kind": kind, "hparams": hp, "options": options}
 
 

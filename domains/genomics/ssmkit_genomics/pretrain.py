@@ -49,9 +49,11 @@ class Windows(Dataset):
 
 
 def cut_windows(lengths: list[int], context: int) -> list[tuple[int, int, int]]:
-    """(stream, start, end) of consecutive, non-overlapping windows of ``context`` tokens over streams
-    of ``lengths``; a stream's last window may be shorter (one token alone predicts nothing: dropped)."""
-    return [(s, a, min(a + context, n)) for s, n in enumerate(lengths) for a in range(0, n, context) if n - a >= 2]
+    """(stream, start, end) of windows of ``context`` tokens over streams of ``lengths``, each window
+    overlapping the previous by one token, so every base after a stream's first is a target exactly
+    once; a stream's last window may be shorter."""
+    step = context - 1
+    return [(s, a, min(a + context, n)) for s, n in enumerate(lengths) for a in range(0, max(n - 1, 0), step)]
 
 
 class FastaLMDataModule(DataModule):
@@ -61,7 +63,8 @@ class FastaLMDataModule(DataModule):
     Splits: with at least 10 records, whole records go to train/val/test (``val_fraction``,
     ``test_fraction``); with fewer (a genome, a chromosome), each record is cut by position: its first
     part trains, the next validates, the last tests. ``predict_path``: sequences to score (bits per base
-    of each), default every record of the input.
+    of each), default every record of the input. Windows overlap by one token, so every base after a
+    record's first is scored once; each window starts from a fresh state (context = ``context``).
     """
 
     def __init__(self, path: str | list[str] | None = None, dataset: str = "genomics/promoters_arabidopsis",
@@ -117,7 +120,7 @@ class FastaLMDataModule(DataModule):
             prec, pseqs = recs, seqs
         self._predict_records = prec
         self.predict_set = Windows(pseqs, cut_windows([len(s) for s in pseqs], self.context), self.context)
-        self.tokens = {n: sum(b - a for _, a, b in d.spans) for n, d in zip(names, sets)}
+        self.tokens = {n: sum(b - a - 1 for _, a, b in d.spans) for n, d in zip(names, sets)}  # targets
 
     # predictions: bits per base of each record ------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -60,7 +60,11 @@ class DNAClassifier(Task):
             d_model, n_layers, d_state, mixer, d_intermediate = (
                 o["d_model"], o["n_layers"], o["d_state"], o["mixer"], o["d_intermediate"])
             bidirectional = False
-        self.save_hyperparameters()  # after the overrides: the checkpoint records the network it holds
+        self.save_hyperparameters()
+        if pretrained is not None:  # the checkpoint records the network it holds (under the CLI,
+            # save_hyperparameters keeps the arguments as given, not the overrides above)
+            self.hparams.update(d_model=d_model, n_layers=n_layers, d_state=d_state, mixer=mixer,
+                                d_intermediate=d_intermediate, bidirectional=bidirectional)
         self.net = DNAClassifierNet(num_classes, pool=pool, head_dropout=head_dropout, length=length,
                                     d_model=d_model, n_layers=n_layers, d_state=d_state, bidirectional=bidirectional,
                                     rc=rc, mixer=mixer, dropout=dropout, stem=stem, d_intermediate=d_intermediate)

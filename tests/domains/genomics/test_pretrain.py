@@ -24,10 +24,11 @@ def _cli(args, cwd):
 
 
 def test_windows_cover_each_stream_once():
-    assert cut_windows([10, 1, 5], 4) == [(0, 0, 4), (0, 4, 8), (0, 8, 10), (2, 0, 4)]  # 1-token tails dropped
+    # windows overlap by one token: every base but a stream's first is a target exactly once
+    assert cut_windows([10, 1, 5], 4) == [(0, 0, 4), (0, 3, 7), (0, 6, 10), (2, 0, 4), (2, 3, 5)]
     spans = cut_windows([1000, 37], 64)
-    covered = sum(b - a for s, a, b in spans if s == 0)
-    assert covered == 1000 and all(b - a <= 64 for _, a, b in spans)
+    targets = [t for s, a, b in spans if s == 0 for t in range(a + 1, b)]
+    assert sorted(targets) == list(range(1, 1000)) and all(b - a <= 64 for _, a, b in spans)
 
 
 @pytest.mark.parametrize("mixer", ["mamba", "mamba2"])
@@ -55,7 +56,7 @@ def test_position_split_for_few_long_records(tmp_path):
                     + "".join(rng.choice(list("ACGT"), 500)) + "\n")
     dm = FastaLMDataModule(path=str(path), context=64, val_fraction=0.1, test_fraction=0.2)
     dm.setup("fit")
-    assert dm.tokens == {"train": 700 + 350, "validation": 100 + 50, "test": 200 + 100}
+    assert dm.tokens == {"train": 699 + 349, "validation": 99 + 49, "test": 199 + 99}  # targets per split
     assert dm.source == "real: chr.fa"
 
 
@@ -102,6 +103,18 @@ def test_pretrain_embed_and_finetune_through_the_console_script(tmp_path):
     assert vectors.shape == (60, 16) and np.isfinite(vectors).all()
     ids = emb.with_suffix(".ids.tsv").read_text().splitlines()
     assert ids[0] == "row\tid\tlength" and ids[1] == "0\tr0\t96" and len(ids) == 61
+
+    # fine-tuning through the console script: the checkpoint records the network it holds, so embed reads it
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\n" + "".join(f"r{i},{'a' if i % 2 else 'b'}\n" for i in range(60)))
+    tune = _cli(["genomics", "classify", "fit", "--data.path", str(fasta), "--data.label_csv", str(labels),
+                 "--model.init_from", str(ckpt), "--trainer.max_epochs", "1", "--data.batch_size", "16"], tmp_path)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    tuned = sorted((tmp_path / "runs" / "genomics-classify").rglob("last.ckpt"))[0]
+    res = _cli(["genomics", "embed", "predict", "--model.checkpoint", str(tuned), "--data.path", str(fasta),
+                "--output", str(tmp_path / "tuned.npy")], tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert np.load(tmp_path / "tuned.npy").shape == (60, 16)
 
     # fine-tuning: the classifier starts from the pretrained embedding and backbone, weights equal
     net, info = load_dna_net(ckpt)
