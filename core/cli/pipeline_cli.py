@@ -140,6 +140,10 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
         if config:  # rebuild the model exactly as it was trained (flags given after it still override)
             args[1:1] = ["--config", config]
             run_config = True
+    if (pipeline.needs_checkpoint and args and args[0] in ("validate", "test", "predict")
+            and "--ckpt_path" not in args and not any(a.startswith("--ckpt_path=") for a in args)):
+        console.print(f"warning: `{args[0]}` without --ckpt_path uses an untrained model "
+                      f"(give --ckpt_path runs/{plugin}-{name}/.../checkpoints/last.ckpt)")
     root = Path("runs") / f"{plugin}-{name}"
     trainer_defaults = {
         "default_root_dir": str(root),

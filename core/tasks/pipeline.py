@@ -25,6 +25,8 @@ class Pipeline:
     {"num_classes": "num_classes"} (data.num_classes -> model.num_classes).
     patience: stop when ``monitor`` has not improved for this many validation rounds
     (``--early_stopping.patience`` overrides); None trains for all of ``max_epochs``.
+    needs_checkpoint: ``validate``/``test``/``predict`` without ``--ckpt_path`` would use an untrained
+    model, so the CLI warns; False for pipelines whose model loads its own weights (e.g. embeddings).
     """
 
     model: Any
@@ -36,6 +38,7 @@ class Pipeline:
     demo: dict | None = None
     links: dict = field(default_factory=dict)
     patience: int | None = None
+    needs_checkpoint: bool = True
 
     @property
     def model_class(self) -> type:

@@ -50,7 +50,10 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
 
     test = _run(["template", "classify", "test", "--ckpt_path", str(ckpt)], tmp_path)
     assert test.returncode == 0, test.stderr[-2000:]
-    assert "test/acc" in test.stdout
+    assert "test/acc" in test.stdout and "untrained" not in test.stdout
+    untrained = _run(["template", "classify", "test", *common], tmp_path)
+    assert untrained.returncode == 0, untrained.stderr[-2000:]
+    assert "warning: `test` without --ckpt_path uses an untrained model" in untrained.stdout
 
     out = tmp_path / "out" / "pred.csv"
     pred = _run(["template", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(new),

@@ -42,6 +42,7 @@ plugin = Plugin(
             model="ssmkit_genomics.embed:DNAEmbedder",
             data="ssmkit_genomics.embed:SequenceDataModule",
             description="embed sequences with a classify or pretrain checkpoint (predict -> .npy)",
+            needs_checkpoint=False,
         ),
     },
 )
