@@ -40,8 +40,25 @@ class Throughput(pl.Callback):
         self.windows += len(batch["x"])
 
 
-def run(model: str, horizon: int, args) -> dict:
-    pl.seed_everything(args.seed, verbose=False)
+PREDICTIONS: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+@torch.no_grad()
+def test_predictions(module, dm) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (best-epoch) module's point forecasts of every test window and the targets: (N, H, c) each."""
+    module.eval()
+    preds, targets = [], []
+    for batch in dm.test_dataloader():
+        batch = {k: v.to(module.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        out = module(batch["x"], **module.model_inputs(batch))
+        preds.append(module._scored(module.point_forecast(out)).float().cpu())
+        targets.append(module._scored(batch["y"]).float().cpu())
+    return torch.cat(preds), torch.cat(targets)
+
+
+def run(model: str, horizon: int, args, index: int = 0) -> dict:
+    """Train and test one model; a model listed twice trains with seed + its place in the list."""
+    pl.seed_everything(args.seed + index, verbose=False)
     pipeline = registry.get("pipelines", "timeseries/forecast")
     model_kwargs = {"model": model, **json.loads(args.model_json)}
     dm, module = pipeline.instantiate(
@@ -60,6 +77,8 @@ def run(model: str, horizon: int, args) -> dict:
         fit_s = time.perf_counter() - start
         metrics = trainer.test(module, datamodule=dm, ckpt_path="best" if module.trainable else None,
                                verbose=False)[0]
+    if args.ensemble:
+        PREDICTIONS[index, horizon] = test_predictions(module, dm)
     row = {"model": model, "horizon": horizon, "epochs": trainer.current_epoch, "fit_s": round(fit_s, 1),
            "windows_per_s": round(speed.windows / speed.seconds) if speed.seconds else None,
            "source": dm.source, **{k: round(float(v), 4) for k, v in metrics.items()}}
@@ -81,18 +100,27 @@ def main() -> None:
     p.add_argument("--model-json", default="{}", help='extra Forecaster arguments, e.g. \'{"lr": 5e-4}\'')
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
+    p.add_argument("--ensemble", action="store_true", help="also score the mean forecast of the models")
     args = p.parse_args()
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     print(f"device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
     print("| model | horizon | test MSE | test MAE | ridge MSE | last-value MSE | epochs | train windows/s | fit s |")
     print("|---|---|---|---|---|---|---|---|---|")
-    rows = [run(m, int(h), args) for m in args.models.split(",") for h in args.horizons.split(",")]
+    rows = [run(m, int(h), args, i) for i, m in enumerate(args.models.split(",")) for h in args.horizons.split(",")]
     for model in args.models.split(","):
         mine = [r for r in rows if r["model"] == model]
         if len(mine) > 1:
             print(f"{model}: average over horizons MSE {sum(r['test/mse'] for r in mine) / len(mine):.4f} "
                   f"MAE {sum(r['test/mae'] for r in mine) / len(mine):.4f}")
+    if args.ensemble:
+        for h in sorted({h for _, h in PREDICTIONS}):
+            members = [PREDICTIONS[i, h] for i in range(len(args.models.split(","))) if (i, h) in PREDICTIONS]
+            mean = torch.stack([p for p, _ in members]).mean(0)
+            y = members[0][1]
+            mse, mae = ((mean - y) ** 2).mean().item(), (mean - y).abs().mean().item()
+            print(f"| ensemble({args.models}) | {h} | {mse:.4f} | {mae:.4f} | | | | | |")
+            rows.append({"model": f"ensemble({args.models})", "horizon": h, "test/mse": mse, "test/mae": mae})
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -19,6 +19,9 @@ RIDGE_LAMBDAS = (0.0, 1.0, 10.0, 100.0, 1000.0)
 RIDGE_MAX_ROWS = 100_000
 
 
+POINT_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+
+
 class Forecaster(Task):
     """Forecast ``pred_len`` steps from ``seq_len``. Batches: {"x": (b, L, C), "y": (b, H, C),
     "marks": (b, L, k) (optional), "index": (b,)}, in the scaled units of the data module.
@@ -36,12 +39,14 @@ class Forecaster(Task):
         ridge_init: for models with a linear skip (PatchMamba, InvertedMamba: ``linear_skip``, on by
             default), start the skip at the closed-form ridge fit of the training windows and the network's
             head at zero, so training starts from the linear forecaster and the network learns what it misses.
+        loss: "mse" (default), "mae" or "huber" (delta 1, in scaled units) for point forecasts; quantile
+            forecasts always train with the pinball loss.
     """
 
     def __init__(self, model: str = "patch_mamba", options: dict | None = None, n_vars: int = 7,
                  seq_len: int = 96, pred_len: int = 96, n_marks: int = 0, target_index: int | None = None,
                  period: int = 24, quantiles: list[float] | None = None, baselines: bool = True,
-                 cycle: bool = True, ridge_init: bool = True,
+                 cycle: bool = True, ridge_init: bool = True, loss: str = "mse",
                  lr: float = 1e-4, weight_decay: float = 0.0, warmup: float = 0.0, min_lr_ratio: float = 0.01):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, min_lr_ratio=min_lr_ratio)
         self.save_hyperparameters()
@@ -50,6 +55,8 @@ class Forecaster(Task):
             raise ConfigError(f"quantiles {quantiles} must be distinct levels between 0 and 1")
         if len(self.quantiles) > 1 and 0.5 not in self.quantiles:
             raise ConfigError(f"quantiles {quantiles} must include 0.5 (the point forecast is the median)")
+        if loss not in POINT_LOSSES:
+            raise ConfigError(f"--model.loss {loss!r}: use one of {', '.join(POINT_LOSSES)}")
         self.point = median_index(self.quantiles) if self.quantiles else 0
         options = dict(options or {})
         if model == "seasonal_naive":
@@ -112,7 +119,7 @@ class Forecaster(Task):
         target = self._scored(batch["y"]).float()
         if self.quantiles:
             return pinball_loss(self._scored(out).float(), target, self.quantiles)
-        return F.mse_loss(self._scored(self.point_forecast(out)).float(), target)
+        return POINT_LOSSES[self.hparams.loss](self._scored(self.point_forecast(out)).float(), target)
 
     # fitting the closed-form models -----------------------------------------------------------
     def _datamodule(self):

@@ -20,7 +20,8 @@ N_ITEMS, L = 30, 12
 @pytest.mark.parametrize("name", ["mamba4rec", "sasrec", "gru4rec"])
 def test_shapes_and_causality(name):
     torch.manual_seed(0)
-    model = build_model(name, N_ITEMS, L, d_model=16).eval()
+    extra = {"positions": "absolute"} if name == "sasrec" else {}  # recency positions move with the padding
+    model = build_model(name, N_ITEMS, L, d_model=16, **extra).eval()
     x = torch.randint(1, N_ITEMS + 1, (3, L))
     h = model(x)
     assert h.shape == (3, L, 16) and model.scores(h).shape == (3, L, N_ITEMS + 1)
@@ -30,6 +31,30 @@ def test_shapes_and_causality(name):
     pad = x.clone()
     pad[:, 9:] = 0
     torch.testing.assert_close(model.last_hidden(pad), h[:, 8])  # right padding: the last real position
+
+
+@pytest.mark.parametrize("norm_first, embedding_norm", [(True, False), (False, True)])
+def test_sasrec_recency_positions_equal_left_padding(norm_first, embedding_norm):
+    """Right-padded input with recency positions == the releases' layout: the history padded on the left,
+    positions 0..max_len-1, padding masked out of the attention keys."""
+    torch.manual_seed(0)
+    model = build_model("sasrec", N_ITEMS, L, d_model=16, norm_first=norm_first,
+                        embedding_norm=embedding_norm).eval()
+    lengths = [L, 5, 1, 9]
+    x = torch.zeros(len(lengths), L, dtype=torch.long)
+    left = torch.zeros_like(x)
+    for i, n in enumerate(lengths):
+        items = torch.randint(1, N_ITEMS + 1, (n,))
+        x[i, :n], left[i, L - n:] = items, items
+    h = model.embed_norm(model.item_emb(left) + model.pos_emb(torch.arange(L))[None])
+    heads = model.encoder.layers[0].self_attn.num_heads
+    blocked = torch.triu(torch.ones(L, L, dtype=torch.bool), 1)[None] | (left == 0)[:, None, :]  # (b, L, L)
+    blocked[:, torch.arange(L), torch.arange(L)] = False  # padded rows attend to themselves: finite, never read
+    mask = torch.zeros(blocked.shape).masked_fill(blocked, float("-inf")).repeat_interleave(heads, 0)
+    for layer in model.encoder.layers:
+        h = layer(h, src_mask=mask)
+    reference = model.norm(h)[:, -1]
+    torch.testing.assert_close(model.last_hidden(x), reference, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name, options", [("mamba4rec", {"n_layers": 2}), ("mamba4rec", {"mixer": "mamba2",

@@ -371,3 +371,20 @@ def test_build_model_errors_and_options():
     assert model.period == 12
     model = build_model("dlinear", 2, 32, 8, n_quantiles=3, individual=True)
     assert model.individual and model(torch.randn(1, 32, 2)).shape == (1, 8, 2, 3)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_forecaster_point_losses(loss):
+    from ssmkit_timeseries.task import Forecaster
+
+    from ssmkit.errors import ConfigError
+
+    task = Forecaster(model="last_value", n_vars=3, seq_len=8, pred_len=4, loss=loss, baselines=False)
+    g = torch.Generator().manual_seed(0)
+    out, y = 3 * torch.randn(5, 4, 3, 1, generator=g), torch.randn(5, 4, 3, generator=g)
+    err = (out[..., 0] - y).double()
+    expected = {"mse": err.pow(2).mean(), "mae": err.abs().mean(),
+                "huber": torch.where(err.abs() < 1, 0.5 * err.pow(2), err.abs() - 0.5).mean()}[loss]
+    torch.testing.assert_close(task.compute_loss(out, {"y": y}).double(), expected, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ConfigError, match="loss"):
+        Forecaster(model="last_value", n_vars=3, seq_len=8, pred_len=4, loss="l3")
