@@ -1,8 +1,9 @@
-"""Point-cloud readers: PCD (ascii and binary), OFF meshes (surface-sampled), XYZ/TXT/CSV and NumPy.
+"""Point-cloud readers: PCD (ascii and binary), PLY (ascii and binary vertices), OFF meshes
+(surface-sampled), XYZ/TXT/CSV, NumPy and PointNet's HDF5 files.
 
 Each reader returns float32 points (N, 3) (extra columns such as normals are dropped unless asked for);
-``sample_mesh`` turns an OFF mesh into points. Bad input (wrong header, short data, broken faces, NaN
-coordinates, empty files) raises ``DataError`` naming the file.
+``sample_mesh`` turns an OFF mesh into points; ``read_h5`` returns a whole labelled set. Bad input (wrong
+header, short data, broken faces, NaN coordinates, empty files) raises ``DataError`` naming the file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ssmkit.errors import DataError
 
-POINT_SUFFIXES = (".pcd", ".off", ".xyz", ".txt", ".csv", ".pts", ".npy")
+POINT_SUFFIXES = (".pcd", ".ply", ".off", ".xyz", ".txt", ".csv", ".pts", ".npy")
 _PCD_TYPES = {("F", 4): "<f4", ("F", 8): "<f8", ("I", 1): "<i1", ("I", 2): "<i2", ("I", 4): "<i4", ("I", 8): "<i8",
               ("U", 1): "<u1", ("U", 2): "<u2", ("U", 4): "<u4", ("U", 8): "<u8"}
 
@@ -97,7 +98,12 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Accepts ModelNet's variant where the counts follow "OFF" on the same line ("OFF490 518 0")."""
     path = Path(path)
-    lines = [ln.split("#", 1)[0].strip() for ln in path.read_text(errors="replace").splitlines()]
+    return parse_off(path.read_text(errors="replace"), path)
+
+
+def parse_off(text: str, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``read_off`` on the text of an OFF file (e.g. a member of a zip); ``path`` names it in errors."""
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
     numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln]
     if not numbered or not numbered[0][1].upper().startswith("OFF"):
         raise DataError("not an OFF file (the first line must start with OFF)" if numbered else "empty file",
@@ -125,6 +131,9 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(verts).all():
         bad = rest[int(np.argmax(~np.isfinite(verts).all(1)))][0]
         raise DataError("vertex with NaN or infinite coordinates", path=path, line=bad)
+    fast = _triangles_at_once(rest[n_vert:n_vert + n_face], n_vert)
+    if fast is not None:
+        return verts, fast
     tris = []
     for no, ln in rest[n_vert:n_vert + n_face]:
         parts = ln.split()
@@ -140,6 +149,21 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                             path=path, line=no)
         tris += [(idx[0], idx[j], idx[j + 1]) for j in range(1, k - 1)]
     return verts, np.asarray(tris, dtype=np.int64).reshape(-1, 3)
+
+
+def _triangles_at_once(faces: list[tuple[int, str]], n_vert: int) -> np.ndarray | None:
+    """All faces as one array when every face is a valid triangle (the usual case, many times faster
+    than face by face); None sends the caller to the checking loop, which names the bad line."""
+    try:
+        table = np.array([ln.split() for _, ln in faces], dtype=np.int64)
+    except ValueError:  # ragged rows (polygons, colours) or non-integers
+        return None
+    if table.ndim != 2 or table.shape[1] != 4 or (table[:, 0] != 3).any():
+        return None
+    tris = table[:, 1:]
+    if len(tris) and (tris.min() < 0 or tris.max() >= n_vert):
+        return None
+    return tris.reshape(-1, 3)
 
 
 def _numeric(values: list[str]) -> bool:
@@ -194,6 +218,8 @@ def read_points(path: str | Path, n: int = 1024, rng: np.random.Generator | None
     suffix = path.suffix.lower()
     if suffix == ".pcd":
         return read_pcd(path)
+    if suffix == ".ply":
+        return read_ply(path)
     if suffix == ".off":
         return sample_mesh(*read_off(path), n, rng, path)
     if suffix == ".npy":
@@ -209,4 +235,129 @@ def read_points(path: str | Path, n: int = 1024, rng: np.random.Generator | None
     raise DataError(f"unknown point-file type {suffix!r} (use one of {', '.join(POINT_SUFFIXES)})", path=path)
 
 
-__all__ = ["POINT_SUFFIXES", "read_off", "read_pcd", "read_points", "read_xyz", "sample_mesh"]
+_PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
+              "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+              "float": "f4", "float32": "f4", "double": "f8", "float64": "f8"}
+_PLY_FORMATS = {"ascii": None, "binary_little_endian": "<", "binary_big_endian": ">"}
+
+
+def _ply_header(raw: bytes, path: Path) -> tuple[str, list[dict], int, int]:
+    """(format, elements [{name, count, props: [(name, type) or (name, (count type, item type))]}],
+    offset of the data, number of header lines)."""
+    if not raw.startswith(b"ply"):
+        raise DataError("not a PLY file (it must start with 'ply')" if raw else "empty file", path=path)
+    end = raw.find(b"end_header")
+    if end < 0:
+        raise DataError("PLY header has no end_header line", path=path)
+    stop = raw.find(b"\n", end)
+    stop = len(raw) if stop < 0 else stop + 1
+    lines = raw[:stop].decode("ascii", "replace").splitlines()
+    fmt, elements = None, []
+    for no, line in enumerate(lines, 1):
+        words = line.split()
+        if not words or words[0] in ("ply", "comment", "obj_info", "end_header"):
+            continue
+        try:
+            if words[0] == "format":
+                fmt = words[1]
+            elif words[0] == "element":
+                elements.append({"name": words[1], "count": int(words[2]), "props": []})
+            elif words[0] == "property" and words[1] == "list":
+                elements[-1]["props"].append((words[4], (_PLY_TYPES[words[2]], _PLY_TYPES[words[3]])))
+            elif words[0] == "property":
+                elements[-1]["props"].append((words[2], _PLY_TYPES[words[1]]))
+            else:
+                raise ValueError
+        except (IndexError, ValueError, KeyError):
+            raise DataError(f"bad PLY header line {line.strip()!r}", path=path, line=no) from None
+    if fmt not in _PLY_FORMATS:
+        raise DataError(f"PLY format {fmt!r} is not one of {', '.join(_PLY_FORMATS)}", path=path)
+    return fmt, elements, stop, len(lines)
+
+
+def read_ply(path: str | Path) -> np.ndarray:
+    """A PLY file's vertices (x, y, z) -> float32 (N, 3); faces and other elements are ignored (the
+    vertices are the points). ASCII, or binary where no element with a list property precedes the vertices."""
+    path = Path(path)
+    raw = path.read_bytes()
+    fmt, elements, offset, header_lines = _ply_header(raw, path)
+    names = [e["name"] for e in elements]
+    if "vertex" not in names:
+        raise DataError("PLY has no vertex element", path=path)
+    at = names.index("vertex")
+    vertex = elements[at]
+    props = [name for name, _ in vertex["props"]]
+    absent = [a for a in "xyz" if a not in props]
+    if absent:
+        raise DataError(f"PLY vertices have no property {absent[0]!r} (properties: {' '.join(props)})", path=path)
+    n = vertex["count"]
+    if n <= 0:
+        raise DataError("no points (element vertex 0)", path=path)
+    if any(isinstance(t, tuple) for _, t in vertex["props"]):
+        raise DataError("PLY vertices with list properties are not supported", path=path)
+    if fmt == "ascii":
+        rows = raw[offset:].decode("ascii", "replace").splitlines()
+        skip = sum(e["count"] for e in elements[:at])
+        first = header_lines + skip + 1
+        block = rows[skip:skip + n]
+        width = len(props)
+        if len(block) < n:
+            raise DataError(f"{n} vertices declared, {len(block)} lines follow (truncated?)", path=path)
+        try:
+            table = np.array([r.split()[:width] for r in block], dtype=np.float64)
+        except ValueError:
+            bad = next(i for i, r in enumerate(block) if len(r.split()) < width or not _numeric(r.split()[:width]))
+            raise DataError(f"bad vertex (expected {width} numbers)", path=path, line=first + bad) from None
+        cols = [table[:, props.index(a)] for a in "xyz"]
+    else:
+        order = _PLY_FORMATS[fmt]
+        for e in elements[:at]:
+            if any(isinstance(t, tuple) for _, t in e["props"]):
+                raise DataError(f"binary PLY: element {e['name']!r} with a list property comes before the vertices "
+                                "(not supported)", path=path)
+            offset += e["count"] * np.dtype([(f"p{i}", order + t) for i, (_, t) in enumerate(e["props"])]).itemsize
+        dtype = np.dtype([(name, order + t) for name, t in vertex["props"]])
+        have = len(raw) - offset
+        if have < n * dtype.itemsize:
+            raise DataError(f"binary vertex data is {max(have, 0)} bytes, {n} vertices need {n * dtype.itemsize} "
+                            "(truncated?)", path=path)
+        table = np.frombuffer(raw, dtype=dtype, count=n, offset=offset)
+        cols = [table[a].astype(np.float64) for a in "xyz"]
+    return _finite(np.stack(cols, axis=1), path)
+
+
+def read_h5(path: str | Path, points_key: str = "data",
+            labels_key: str = "label") -> tuple[np.ndarray, np.ndarray | None]:
+    """PointNet's HDF5 files (e.g. modelnet40_ply_hdf5_2048/ply_data_train0.h5): ``data`` (N, P, >=3) and
+    ``label`` (N,) or (N, 1) -> float32 (N, P, 3), int64 (N,) (None if the file has no labels)."""
+    path = Path(path)
+    try:
+        import h5py
+    except ImportError:
+        raise DataError("reading HDF5 needs the h5py package (pip install h5py)", path=path) from None
+    if not path.is_file():
+        raise DataError("not found" if not path.exists() else "not a file", path=path)
+    try:
+        with h5py.File(path, "r") as handle:
+            keys = list(handle.keys())
+            if points_key not in keys:
+                raise DataError(f"no point array {points_key!r} in the HDF5 file (keys: {keys})", path=path)
+            points = np.asarray(handle[points_key][()])
+            labels = np.asarray(handle[labels_key][()]) if labels_key in keys else None
+    except OSError as exc:
+        raise DataError(f"cannot read as HDF5 ({exc})", path=path) from None
+    if points.ndim != 3 or points.shape[-1] < 3 or len(points) == 0:
+        raise DataError(f"{points_key!r} must be (clouds, points, >=3); it is {points.shape}", path=path)
+    if not np.isfinite(points[..., :3]).all():
+        raise DataError("NaN or infinite coordinates", path=path)
+    if labels is not None:
+        labels = labels.reshape(len(labels), -1)[:, 0] if labels.ndim == 2 else labels
+        if labels.shape != (len(points),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+            raise DataError(f"{labels_key!r} must hold one class id >= 0 per cloud ({len(points)}); it is "
+                            f"{labels.dtype} {labels.shape}", path=path)
+        labels = labels.astype(np.int64)
+    return points[..., :3].astype(np.float32), labels
+
+
+__all__ = ["POINT_SUFFIXES", "parse_off", "read_h5", "read_off", "read_pcd", "read_ply", "read_points", "read_xyz",
+           "sample_mesh"]

@@ -1,5 +1,5 @@
-"""Image classification: a timm-registered model, cross-entropy (soft targets under mixup), accuracy,
-top-5 and a confusion-matrix PNG written after ``test``."""
+"""Image and point-cloud classification: a timm-registered model, cross-entropy (soft targets under mixup),
+accuracy, top-5, mean-class accuracy and a confusion-matrix PNG written after ``test``."""
 
 from __future__ import annotations
 
@@ -33,26 +33,27 @@ def create_model(model: str, num_classes: int, in_chans: int, img_size: int, opt
         raise ConfigError(f"model {model!r}: {exc}") from None
 
 
-class ImageClassifier(Task):
-    """Classify images. Batches: {"x": (b, C, H, W), "y": (b,) class ids or (b, num_classes) soft targets,
-    "index": (b,)}.
+def create_point_model(model: str, num_classes: int, options: dict | None = None):
+    """A point-cloud model by timm name ("ssmkit_pointmamba", "ssmkit_pointmamba_tiny", "ssmkit_mamba3d")."""
+    import timm
 
-    Args:
-        model: a timm model name; ``options`` its keyword arguments (e.g. {"embed_dim": 64, "depth": 4}).
-        scan: override the model's scan order by name ("row", "hilbert", "cross", "vision/pmnist", ...).
-        label_smoothing: for the cross-entropy (also applied to mixup's soft targets).
-        confusion_png: after ``test``, write confusion_matrix.png (rows: true class) in the run folder.
-    """
+    from .models import point_ssm
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 28, model: str = "ssmkit_vim_mnist",
-                 options: dict | None = None, scan: str | None = None, label_smoothing: float = 0.0,
-                 confusion_png: bool = True, lr: float = 2e-3, weight_decay: float = 0.05, warmup: float = 0.05):
-        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
-        self.save_hyperparameters()
-        options = dict(options or {})
-        if scan is not None:
-            options["scan"] = scan
-        self.net = create_model(model, num_classes, in_chans, img_size, options)
+    if not timm.is_model(model):
+        raise ConfigError(f"unknown point-cloud model {model!r} (ssmkit's: {', '.join(point_ssm.MODEL_NAMES)})")
+    try:
+        return timm.create_model(model, num_classes=num_classes, **(options or {}))
+    except TypeError as exc:
+        raise ConfigError(f"model {model!r}: {exc}") from None
+
+
+class ClassifierTask(Task):
+    """What the image and point-cloud classifiers share: cross-entropy (soft targets allowed), accuracy,
+    top-5 and mean-class accuracy, a confusion matrix after ``test`` (``last_confusion``, and
+    confusion_matrix.png in the run folder when ``hparams.confusion_png``), and predict rows of
+    (index, label, probability). Subclasses build ``self.net`` and call ``_classification_metrics``."""
+
+    def _classification_metrics(self, num_classes: int) -> None:
         self.set_metrics(MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
@@ -102,4 +103,68 @@ class ImageClassifier(Task):
                 for i, c, q in zip(batch["index"], label, p)]
 
 
-__all__ = ["ImageClassifier", "create_model"]
+class ImageClassifier(ClassifierTask):
+    """Classify images. Batches: {"x": (b, C, H, W), "y": (b,) class ids or (b, num_classes) soft targets,
+    "index": (b,)}.
+
+    Args:
+        model: a timm model name; ``options`` its keyword arguments (e.g. {"embed_dim": 64, "depth": 4}).
+        scan: override the model's scan order by name ("row", "hilbert", "cross", "vision/pmnist", ...).
+        label_smoothing: for the cross-entropy (also applied to mixup's soft targets).
+        confusion_png: after ``test``, write confusion_matrix.png (rows: true class) in the run folder.
+    """
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, img_size: int = 28, model: str = "ssmkit_vim_mnist",
+                 options: dict | None = None, scan: str | None = None, label_smoothing: float = 0.0,
+                 confusion_png: bool = True, lr: float = 2e-3, weight_decay: float = 0.05, warmup: float = 0.05):
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
+        self.save_hyperparameters()
+        options = dict(options or {})
+        if scan is not None:
+            options["scan"] = scan
+        self.net = create_model(model, num_classes, in_chans, img_size, options)
+        self._classification_metrics(num_classes)
+
+
+class PointCloudClassifier(ClassifierTask):
+    """Classify point clouds. Batches: {"x": (b, N, 3) points, "y": (b,) class ids, "index": (b,)}.
+
+    Args:
+        model: a timm point-cloud model name; ``options`` its keyword arguments (e.g. {"embed_dim": 96,
+            "depth": 4, "lnp": true, "bidirectional": "channel"}).
+        serial: override the model's serialisations ("hilbert,hilbert_swap", "zorder,zorder_swap", ...).
+        label_smoothing: for the cross-entropy.
+        confusion_png: after ``test``, write confusion_matrix.png (rows: true class) in the run folder.
+    """
+
+    def __init__(self, num_classes: int = 10, model: str = "ssmkit_pointmamba", options: dict | None = None,
+                 serial: str | None = None, label_smoothing: float = 0.0, confusion_png: bool = True,
+                 lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05):
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
+        self.save_hyperparameters()
+        options = dict(options or {})
+        if serial is not None:
+            options["serial"] = serial
+        self.net = create_point_model(model, num_classes, options)
+        self._classification_metrics(num_classes)
+
+    def test_table(self, metrics: dict) -> tuple[str, list[str], list[list]] | None:
+        """Overall and mean-class accuracy, then each class's accuracy (recall) and count."""
+        if "test/acc" not in metrics:
+            return None
+        rows = [["overall accuracy", f"{float(metrics['test/acc']):.4f}", ""],
+                ["mean-class accuracy", f"{float(metrics['test/mean_class_acc']):.4f}", ""]]
+        if "test/loss" in metrics:
+            rows.append(["loss", f"{float(metrics['test/loss']):.4f}", ""])
+        matrix = getattr(self, "last_confusion", None)
+        if matrix is not None:
+            classes = getattr(getattr(self.trainer, "datamodule", None), "classes", None) or \
+                [str(i) for i in range(len(matrix))]
+            totals = matrix.sum(1)
+            for c, name in enumerate(classes):
+                if totals[c] > 0:
+                    rows.append([f"  {name}", f"{float(matrix[c, c] / totals[c]):.4f}", int(totals[c])])
+        return "point-cloud classification (test)", ["metric", "value", "clouds"], rows
+
+
+__all__ = ["ClassifierTask", "ImageClassifier", "PointCloudClassifier", "create_model", "create_point_model"]

@@ -19,7 +19,9 @@ def tiny(name: str = "ssmkit_vim_mnist", **kwargs) -> VisionSSM:
 
 
 def test_timm_registry_round_trip():
-    assert set(timm.list_models("ssmkit_*")) == set(MODEL_NAMES)
+    from ssmkit_vision.models.point_ssm import MODEL_NAMES as POINT_MODELS
+
+    assert set(timm.list_models("ssmkit_*")) == set(MODEL_NAMES) | set(POINT_MODELS)
     assert {"ssmkit_vim_tiny", "ssmkit_vmamba_tiny", "ssmkit_smnist", "ssmkit_psmnist"} <= set(MODEL_NAMES)
     model = timm.create_model("ssmkit_vim_tiny", depth=2)  # the real width, fewer layers (speed)
     assert isinstance(model, VisionSSM) and model.pretrained_cfg["input_size"] == (3, 224, 224)

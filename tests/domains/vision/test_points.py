@@ -117,9 +117,9 @@ def test_degenerate_mesh_and_other_formats(tmp_path):
         read_points(tmp_path / "empty.xyz")
     np.save(tmp_path / "p.npy", PTS)
     np.testing.assert_array_equal(read_points(tmp_path / "p.npy"), PTS)
-    with pytest.raises(DataError, match="unknown point-file type '.ply'"):
-        (tmp_path / "x.ply").write_text("ply\n")
-        read_points(tmp_path / "x.ply")
+    with pytest.raises(DataError, match="unknown point-file type '.obj'"):
+        (tmp_path / "x.obj").write_text("v 0 0 0\n")
+        read_points(tmp_path / "x.obj")
 
 
 def test_fps_picks_the_farthest_point_at_each_step():
