@@ -8,6 +8,13 @@ from pathlib import Path
 class SSMKitError(Exception):
     """Base of ssmkit's user-facing errors."""
 
+    def __str__(self) -> str:
+        # one line whatever a wrapped third-party message holds (parsers often report over several lines)
+        text = super().__str__()
+        if "\n" not in text and "\r" not in text:
+            return text
+        return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
 
 class DataError(SSMKitError, ValueError):
     """Bad or missing input data: names the file and, where known, the line and column."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,26 +12,49 @@ from typing import Any
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .. import registry
 from ..data.datamodule import DataModule
-from ..errors import SSMKitError
+from ..errors import ConfigError, SSMKitError
+from ..tasks.checkpoints import AtomicCheckpointIO, LastCheckpoint
 from ..tasks.pipeline import Pipeline
+from .config_file import argument_problem, check_config, config_files
 from .report import console, metrics_table, print_table
 
 
 class PipelineCLI(LightningCLI):
-    """LightningCLI with ssmkit's defaults: a checkpoint callback on the pipeline's metric,
+    """LightningCLI with ssmkit's defaults: a checkpoint callback on the pipeline's metric, ``last.ckpt``
+    kept for resuming (``--last_checkpoint.every_n_steps``, and on SIGTERM), checkpoints written atomically,
     ``--output`` for predictions, metrics tables, and ``weights_only`` checkpoint loading."""
 
-    def __init__(self, pipeline: Pipeline, *args, run_config: bool = False, **kwargs):
+    def __init__(self, pipeline: Pipeline, *args, run_config: bool = False, command: str = "ssmkit", **kwargs):
         self.pipeline = pipeline
         self.run_config = run_config
+        self.command = command
         super().__init__(*args, **kwargs)
+
+    def instantiate_trainer(self, **kwargs: Any):
+        if self.subcommand == "predict":
+            # every rank predicts every input in order and rank 0 writes them: no sharding, so no gathering and
+            # reordering of per-rank rows (whose number per input varies by domain); predict is cheap
+            kwargs["use_distributed_sampler"] = False
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one the user chose
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
+        except SIGTERMException:  # Lightning stopped the run after SIGTERM; LastCheckpoint saved last.ckpt
+            saved = next((cb.saved for cb in self.trainer.callbacks if isinstance(cb, LastCheckpoint)), None)
+            where = (f"saved {saved} (resume: {self.command} fit --ckpt_path last)" if saved
+                     else "no checkpoint saved")
+            print(f"ssmkit: stopped by SIGTERM at epoch {self.trainer.current_epoch}, step "
+                  f"{self.trainer.global_step}; {where}", file=sys.stderr)
+            raise SystemExit(143) from None  # 128 + SIGTERM, as shells report it
         except RuntimeError as exc:
             if "loading state_dict" not in str(exc):
                 raise
@@ -47,6 +72,7 @@ class PipelineCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults({
             "checkpoint.monitor": self.pipeline.monitor,
             "checkpoint.mode": self.pipeline.mode,
@@ -73,6 +99,7 @@ class PipelineCLI(LightningCLI):
         return kwargs
 
     def after_fit(self) -> None:
+        log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks, rank 0 reports
         if not self.trainer.is_global_zero:
             return
         self._source()
@@ -80,7 +107,7 @@ class PipelineCLI(LightningCLI):
         cb = self.trainer.checkpoint_callback
         if cb is not None and cb.best_model_path:
             console.print(f"best checkpoint: {cb.best_model_path}  ({cb.monitor} = {float(cb.best_model_score):.4f})")
-            console.print(f"run folder: {self.trainer.log_dir}")
+            console.print(f"run folder: {log_dir}")
 
     def after_validate(self) -> None:
         if not self.trainer.is_global_zero:
@@ -103,7 +130,19 @@ class PipelineCLI(LightningCLI):
         else:
             metrics_table("test", self.trainer.callback_metrics, ("test/",))
 
+    def _prediction_path(self) -> Path:
+        dm = self.datamodule
+        if not isinstance(dm, DataModule):
+            raise SSMKitError(f"{type(dm).__name__} cannot write predictions (not an ssmkit DataModule)")
+        out = self.config[self.subcommand].get("output") or Path(self.trainer.log_dir or ".") / dm.prediction_file
+        dm.check_output(out)
+        return Path(out)
+
+    def before_predict(self) -> None:
+        self._prediction_path()  # refuse a bad --output before predicting
+
     def after_predict(self) -> None:
+        path = self._prediction_path()  # every rank (log_dir is a collective); rank 0 writes
         if not self.trainer.is_global_zero:
             return
         batches = self.trainer.predict_loop.predictions
@@ -111,11 +150,7 @@ class PipelineCLI(LightningCLI):
             batches = list(itertools.chain.from_iterable(batches))  # several dataloaders
         rows = list(itertools.chain.from_iterable(batches))
         dm = self.datamodule
-        default_name = getattr(dm, "prediction_file", "predictions.csv")
-        out = self.config[self.subcommand].get("output") or Path(self.trainer.log_dir or ".") / default_name
-        if not isinstance(dm, DataModule):
-            raise SSMKitError(f"{type(dm).__name__} cannot write predictions (not an ssmkit DataModule)")
-        path = dm.write_predictions(rows, out)
+        path = dm.write_predictions(rows, path)
         for written in getattr(dm, "written", None) or [path]:  # a data module may write more than one file
             console.print(f"wrote {written}")
 
@@ -129,9 +164,27 @@ def _config_beside(ckpt: str) -> str | None:
     return None
 
 
+def _newest_last(root: Path) -> Path | None:
+    """The newest ``last*.ckpt`` of the pipeline's runs (Lightning itself looks only in the new run's folder)."""
+    found = [p for p in root.glob("**/checkpoints/last*.ckpt") if re.fullmatch(r"last(-v\d+)?\.ckpt", p.name)]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
-    args = list(args)
+    args = [part for a in args for part in (a.split("=", 1) if a.startswith("--ckpt_path=") else [a])]
+    root = Path("runs") / f"{plugin}-{name}"
+    if "--ckpt_path" in args and args[args.index("--ckpt_path") + 1:][:1] == ["last"]:
+        i = args.index("--ckpt_path") + 1
+        last = _newest_last(root)
+        if last is not None:
+            args[i] = str(last)
+            console.print(f"--ckpt_path last: {last}")
+        elif args and args[0] == "fit":  # so that a pre-emptible job can always pass it
+            console.print(f"--ckpt_path last: no last.ckpt under {root} yet, training from the start")
+            del args[i - 1:i + 1]
+        else:
+            raise SSMKitError(f"--ckpt_path last: no last.ckpt under {root} (run `fit` first)")
     run_config = False
     if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("fit", "validate", "test",
                                                                                     "predict"):
@@ -141,10 +194,9 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
             args[1:1] = ["--config", config]
             run_config = True
     if (pipeline.needs_checkpoint and args and args[0] in ("validate", "test", "predict")
-            and "--ckpt_path" not in args and not any(a.startswith("--ckpt_path=") for a in args)):
+            and "--ckpt_path" not in args):
         console.print(f"warning: `{args[0]}` without --ckpt_path uses an untrained model "
                       f"(give --ckpt_path runs/{plugin}-{name}/.../checkpoints/last.ckpt)")
-    root = Path("runs") / f"{plugin}-{name}"
     trainer_defaults = {
         "default_root_dir": str(root),
         "max_epochs": 10,
@@ -154,9 +206,17 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
         "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(root)}},
         **pipeline.trainer,
     }
-    argv, sys.argv = sys.argv, [f"ssmkit {plugin} {name}"]  # arguments go through args= alone
+    configs = config_files(args)
+    for config in configs:
+        check_config(config)
+    # the arguments go through args= alone; sys.argv stays the command line, which DDP's launcher runs again
+    # in each further process (where rank > 0, the same command resolves to the same configuration)
+    argv = sys.argv
     try:
         _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
+    except argparse.ArgumentError as exc:  # a bad option value or key, in a config or a flag
+        command = f"ssmkit {plugin} {name}" + (f" {args[0]}" if args and not args[0].startswith("-") else "")
+        raise ConfigError(argument_problem(exc, configs, command)) from None
     finally:
         sys.argv = argv
     return 0
@@ -167,12 +227,14 @@ def _cli(pipeline: Pipeline, trainer_defaults: dict, plugin: str, name: str, arg
     PipelineCLI(
         pipeline,
         run_config=run_config,
+        command=f"ssmkit {plugin} {name}",
         model_class=pipeline.model_class,
         datamodule_class=pipeline.data_class,
         trainer_defaults=trainer_defaults,
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"prog": f"ssmkit {plugin} {name}", "description": pipeline.description},
+        parser_kwargs={"prog": f"ssmkit {plugin} {name}", "description": pipeline.description,
+                       "exit_on_error": False},  # errors come back as ArgumentError: one line (run_pipeline)
         auto_configure_optimizers=False,
         args=args,
     )

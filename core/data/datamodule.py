@@ -12,6 +12,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write
+from ..errors import ConfigError
+from .loader import EpochSampler, ResumableLoader
 
 
 def split_indices(n: int, val: float, test: float, seed: int = 0,
@@ -49,13 +51,33 @@ class DataModule(pl.LightningDataModule):
         self.test_set: Dataset | None = None
         self.predict_set: Dataset | None = None
         self.source = ""
+        self._resume_train: dict | None = None
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, shuffle: bool, **kwargs: Any) -> DataLoader:
+        """Shuffled: a ``ResumableLoader`` (order drawn from seed + epoch, place in the epoch checkpointed),
+        so a run resumed from any checkpoint trains as the uninterrupted one. kwargs: e.g. ``collate_fn``."""
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: this split is empty or setup() was not run")
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, generator=gen if shuffle else None)
+        # a generator of its own for every loader: worker seeds are never drawn from the global RNG (with
+        # persistent workers a resumed run would draw them at other times than an uninterrupted one)
+        common = dict(batch_size=self.batch_size, num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                      generator=torch.Generator().manual_seed(self.seed), **kwargs)
+        if not shuffle:
+            return DataLoader(dataset, shuffle=False, **common)
+        loader = ResumableLoader(dataset, sampler=EpochSampler(len(dataset), self.seed), **common)
+        if self._resume_train:
+            loader.load_state_dict(self._resume_train)
+            self._resume_train = None
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """The training loader's place (saved in checkpoints; Lightning's own copy is not restored when the
+        loader was built before the resume, e.g. by ``trainer.estimated_stepping_batches``)."""
+        loader = self.trainer.train_dataloader if self.trainer is not None else None
+        return {"train_loader": loader.state_dict()} if isinstance(loader, ResumableLoader) else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume_train = state_dict.get("train_loader")
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -73,8 +95,28 @@ class DataModule(pl.LightningDataModule):
         """Turn the model's per-sample rows into output rows (override to add file names...)."""
         return rows
 
+    def input_files(self) -> list[Path]:
+        """The existing files named by this data module's attributes (str or Path, or lists of them)."""
+        found = []
+        for value in vars(self).values():
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                try:
+                    if isinstance(v, (str, Path)) and str(v) and Path(v).is_file():
+                        found.append(Path(v))
+                except OSError:  # a string that is no file name (too long...)
+                    pass
+        return found
+
+    def check_output(self, path: str | Path) -> None:
+        """Refuse to write predictions over one of ``input_files()``."""
+        target = Path(path).resolve()
+        if any(f.resolve() == target for f in self.input_files()):
+            raise ConfigError(f"{path}: this is an input file of the run; predict will not write over it "
+                              f"(give another --output)")
+
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
         """Write rows as CSV atomically (temporary name, then rename)."""
+        self.check_output(path)
         rows = self.prediction_rows(rows)
         path = Path(path)
         fields = list(rows[0]) if rows else ["index"]

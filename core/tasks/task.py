@@ -1,4 +1,4 @@
-"""The generic LightningModule: network + loss + torchmetrics, AdamW with warm-up and cosine."""
+"""The generic LightningModule: network + loss + torchmetrics, AdamW (or Adam) with warm-up and cosine."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
+
+from ..errors import ConfigError
 
 
 def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float:
@@ -27,10 +29,19 @@ class Task(pl.LightningModule):
     updated on validation and test batches and logged per epoch as "val/<name>", "test/<name>".
     """
 
+    OPTIMIZERS = ("adamw", "adam")
+
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05,
-                 min_lr_ratio: float = 0.05):
+                 min_lr_ratio: float = 0.05, optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999)):
+        """optimizer: "adamw" (decoupled weight decay) or "adam" (weight decay as an L2 term in the gradient,
+        as the GCN and SASRec releases train); both skip biases, norms and embeddings."""
         super().__init__()
+        if optimizer not in self.OPTIMIZERS:
+            raise ConfigError(f"--model.optimizer {optimizer!r}: use one of {', '.join(self.OPTIMIZERS)}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ConfigError(f"--model.betas {list(betas)}: two numbers in [0, 1)")
         self.lr, self.weight_decay, self.warmup, self.min_lr_ratio = lr, weight_decay, warmup, min_lr_ratio
+        self.optimizer_name, self.betas = optimizer, (float(betas[0]), float(betas[1]))
         self.val_metrics: MetricCollection | None = None
         self.test_metrics: MetricCollection | None = None
 
@@ -93,9 +104,9 @@ class Task(pl.LightningModule):
                 skip = getattr(p, "_no_weight_decay", False) or p.ndim < 2 or isinstance(
                     module, (nn.LayerNorm, nn.Embedding)) or "Norm" in type(module).__name__
                 (no_decay if skip else decay).append(p)
-        optimizer = torch.optim.AdamW(
+        optimizer = (torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam)(
             [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.lr,
+            lr=self.lr, betas=self.betas,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1000
         warmup = int(self.warmup * total) if self.warmup < 1 else int(self.warmup)

@@ -181,3 +181,14 @@ def test_template_installs_into_a_fresh_venv_like_a_third_party(wheel, tmp_path)
     fit = _run(["template", "classify", "fit", "--trainer.max_epochs", "1", "--model.d_model", "8",
                 "--model.n_layers", "1", "--data.path", str(data)], tmp_path, exe=exe)
     assert fit.returncode == 0, fit.stderr[-2000:]
+
+
+def test_predict_refuses_to_write_over_its_input(tmp_path):
+    data = _write_csv(tmp_path / "train.csv")
+    new = _write_csv(tmp_path / "new.csv", n=5, seed=1, label=False)
+    before = new.read_text()
+    res = _run(["template", "classify", "predict", "--model.d_model", "8", "--model.n_layers", "1",
+                "--data.path", str(data), "--data.predict_path", str(new), "--output", str(new)], tmp_path)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert f"ssmkit: error: {new}: this is an input file of the run; predict will not write over it" in res.stderr
+    assert new.read_text() == before and not list(tmp_path.glob(".new.csv*"))

@@ -1,5 +1,9 @@
 """Next-nucleotide pretraining on any FASTA: windows of ``context`` tokens, a causal SSM, bits per base.
 
+Large plain FASTA files are never held in memory: they are read through a samtools-style ``.fai`` index
+(``fasta_index``), each window's bases fetched with one positioned read when the loader asks for it; windows
+are numbered arithmetically (``Spans``), so memory follows the number of records, not of bases.
+
 Long contexts train chunk by chunk: the window is cut into ``chunk``-token pieces that run one after
 the other with the SSM state carried between them (its graph cut there), so activation memory follows
 the chunk, not the context, while every position still sees the whole window before it.
@@ -21,31 +25,106 @@ from torchmetrics import MeanMetric, MetricCollection
 from ssmkit.atomic import atomic_write
 from ssmkit.backbone import Backbone
 from ssmkit.data import DataModule, dataset_root, split_indices
-from ssmkit.errors import DataError
+from ssmkit.errors import ConfigError, DataError
 from ssmkit.tasks import Task
 
 from .alphabet import VOCAB_SIZE
 from .model import DNANet
-from .readers import Record, encode_records, read_records
+from .readers import encode_records, read_records
 
 BASES = (1, 2, 3, 4)  # A, C, G, T: the targets bits per base is measured on
+INDEX_MODES = ("auto", "always", "never")
+INDEX_MIN_BYTES = 64 << 20  # index="auto": plain FASTA files from this size are read through a .fai
+
+
+class ArrayStore:
+    """Sequences held in memory as token arrays (small files): ``lengths`` (n,), ``read(k, a, b)``, ``id(k)``;
+    the same interface as ``fasta_index.FastaIndex``, which reads from the file instead."""
+
+    def __init__(self, ids: list[str], seqs: list[np.ndarray]):
+        self.ids, self.seqs = ids, seqs
+        self.lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+
+    def read(self, k: int, a: int, b: int) -> np.ndarray:
+        return self.seqs[k][a:b]
+
+    def id(self, k: int) -> str:
+        return self.ids[k]
+
+
+class ConcatStore:
+    """Several stores end to end (one per input file): sequence k is sequence k - first[j] of store j."""
+
+    def __init__(self, stores: list):
+        self.stores = stores
+        self.first = np.cumsum([0] + [len(s.lengths) for s in stores])
+        self.lengths = np.concatenate([s.lengths for s in stores]) if stores else np.zeros(0, np.int64)
+
+    def _at(self, k: int):
+        j = int(np.searchsorted(self.first, k, side="right")) - 1
+        return self.stores[j], k - int(self.first[j])
+
+    def read(self, k: int, a: int, b: int) -> np.ndarray:
+        store, i = self._at(k)
+        return store.read(i, a, b)
+
+    def id(self, k: int) -> str:
+        store, i = self._at(k)
+        return store.id(i)
+
+
+class Spans:
+    """The (stream, start, end) windows of ``cut_windows``, computed on demand from the stream lengths: memory
+    follows the number of streams, not of windows."""
+
+    def __init__(self, lengths, context: int):
+        self.lengths, self.context, self.step = np.asarray(lengths, dtype=np.int64), context, context - 1
+        counts = -(-np.maximum(self.lengths - 1, 0) // self.step)  # ceil((n - 1) / step) windows per stream
+        self.first = np.concatenate([[0], np.cumsum(counts)])
+
+    def __len__(self) -> int:
+        return int(self.first[-1])
+
+    def __getitem__(self, i: int) -> tuple[int, int, int]:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"window {i} of {len(self)}")
+        s = int(np.searchsorted(self.first, i, side="right")) - 1
+        a = (i - int(self.first[s])) * self.step
+        return s, a, min(a + self.context, int(self.lengths[s]))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def targets(self) -> int:
+        """Bases scored: every base after a stream's first."""
+        return int(np.maximum(self.lengths - 1, 0).sum())
 
 
 class Windows(Dataset):
-    """Items {"x": (context,) ids, "index"}: window i is (stream s, start a); the last window of a
-    stream is padded with PAD, which the loss ignores."""
+    """Items {"x": (context,) ids, "index"}: window i is (stream s, start a, end b) of ``spans``; stream s is
+    bases [streams[s, 1], streams[s, 2]) of sequence streams[s, 0] of ``store`` (an ``ArrayStore`` or a
+    ``FastaIndex``, read only when the item is asked for). The last window of a stream is padded with PAD,
+    which the loss ignores."""
 
-    def __init__(self, streams: list[np.ndarray], spans: list[tuple[int, int, int]], context: int):
-        self.streams, self.spans, self.context = streams, spans, context
+    def __init__(self, store, streams: np.ndarray, context: int):
+        self.store, self.context = store, context
+        self.streams = np.asarray(streams, dtype=np.int64).reshape(-1, 3)
+        self.spans = Spans(self.streams[:, 2] - self.streams[:, 1], context)
 
     def __len__(self) -> int:
         return len(self.spans)
 
     def __getitem__(self, i: int) -> dict:
         s, a, b = self.spans[i]
+        k, start = int(self.streams[s, 0]), int(self.streams[s, 1])
         ids = np.zeros(self.context, dtype=np.int64)
-        ids[: b - a] = self.streams[s][a:b]
+        ids[: b - a] = self.store.read(k, start + a, start + b)
         return {"x": torch.from_numpy(ids), "index": i}
+
+    def stream_id(self, s: int) -> str:
+        return self.store.id(int(self.streams[s, 0]))
 
 
 def cut_windows(lengths: list[int], context: int) -> list[tuple[int, int, int]]:
@@ -65,62 +144,88 @@ class FastaLMDataModule(DataModule):
     part trains, the next validates, the last tests. ``predict_path``: sequences to score (bits per base
     of each), default every record of the input. Windows overlap by one token, so every base after a
     record's first is scored once; each window starts from a fresh state (context = ``context``).
+
+    ``index``: "auto" reads plain-text FASTA files of 64 MiB or more through a ``.fai`` index (built once,
+    beside the file or in the user cache; windows read from disk as they are drawn, so files bigger than
+    memory train), smaller or compressed files whole; "always" indexes every input (plain FASTA only);
+    "never" reads every file whole. Indexed records must be evenly wrapped (as ``samtools faidx`` wants).
     """
 
     def __init__(self, path: str | list[str] | None = None, dataset: str = "genomics/promoters_arabidopsis",
                  data_dir: str | None = None, context: int = 1024, lowercase: str = "upper",
                  val_fraction: float = 0.1, test_fraction: float = 0.1, predict_path: str | None = None,
-                 batch_size: int = 16, num_workers: int = 0, seed: int = 0):
+                 index: str = "auto", batch_size: int = 16, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if context < 2:
             raise DataError(f"context={context}: a window needs at least 2 tokens")
+        if index not in INDEX_MODES:
+            raise ConfigError(f"--data.index {index!r}: use one of {', '.join(INDEX_MODES)}")
         self.path, self.dataset, self.data_dir, self.context = path, dataset, data_dir, context
         self.lowercase, self.val_fraction, self.test_fraction = lowercase, val_fraction, test_fraction
-        self.predict_path = predict_path
+        self.predict_path, self.index = predict_path, index
 
-    def _records(self) -> list[Record]:
+    def _indexed(self, path: str | Path) -> bool:
+        from .fasta_index import is_plain_fasta
+
+        if self.index == "never":
+            return False
+        plain = is_plain_fasta(path)
+        if self.index == "always" and not plain:
+            raise DataError("index='always' reads plain-text FASTA only (.fa .fasta .fna .fas, not gzipped); use "
+                            "--data.index auto or never for this file", path=path)
+        return plain and (self.index == "always" or Path(path).stat().st_size >= INDEX_MIN_BYTES)
+
+    def _store(self, path: str | Path):
+        """One file's sequences: through its .fai (read on demand) or read whole and encoded."""
+        if self._indexed(path):
+            from .fasta_index import fasta_index
+
+            return fasta_index(path, self.lowercase)
+        recs = read_records(path, duplicates="rename")
+        return ArrayStore([r.id for r in recs], encode_records(recs, self.lowercase))
+
+    def _input(self):
         if self.path:
             paths = [self.path] if isinstance(self.path, str) else list(self.path)
             self.source = "real: " + ", ".join(Path(p).name for p in paths)
-            return [r for p in paths for r in read_records(p, duplicates="rename")]
-        from .datasets import CLASS_FILES
+        else:
+            from .datasets import CLASS_FILES
 
-        name = self.dataset.split("/", 1)[-1]
-        if name not in CLASS_FILES:
-            raise DataError(f"dataset {self.dataset!r} has no sequence files; give path=")
-        folder = dataset_root(self.dataset, self.data_dir)
-        self.source = f"real: {name}"
-        return [r for f in sorted(CLASS_FILES[name].values()) for r in read_records(folder / f, duplicates="rename")]
+            name = self.dataset.split("/", 1)[-1]
+            if name not in CLASS_FILES:
+                raise DataError(f"dataset {self.dataset!r} has no sequence files; give path=")
+            folder = dataset_root(self.dataset, self.data_dir)
+            self.source = f"real: {name}"
+            paths = [folder / f for f in sorted(CLASS_FILES[name].values())]
+        stores = [self._store(p) for p in paths]
+        return stores[0] if len(stores) == 1 else ConcatStore(stores)
 
     def setup(self, stage: str | None = None) -> None:
-        recs = self._records()
-        seqs = encode_records(recs, self.lowercase)
-        streams: list[list[np.ndarray]] = [[], [], []]
-        if len(seqs) >= 10:
-            for part, idx in zip(streams, split_indices(len(seqs), self.val_fraction, self.test_fraction, self.seed)):
-                part.extend(seqs[i] for i in idx)
+        store = self._input()
+        lengths = store.lengths
+        n_seqs = len(lengths)
+        streams: list[list[tuple[int, int, int]]] = [[], [], []]
+        if n_seqs >= 10:
+            for part, idx in zip(streams, split_indices(n_seqs, self.val_fraction, self.test_fraction, self.seed)):
+                part.extend((int(k), 0, int(lengths[k])) for k in idx)
         else:  # few long records: split each by position
-            for s in seqs:
-                n = len(s)
+            for k, n in enumerate(lengths.tolist()):
                 a = int(round(n * (1 - self.val_fraction - self.test_fraction)))
                 b = int(round(n * (1 - self.test_fraction)))
-                for part, piece in zip(streams, (s[:a], s[a:b], s[b:])):
-                    if len(piece) >= 2:
-                        part.append(piece)
+                for part, piece in zip(streams, ((0, a), (a, b), (b, n))):
+                    if piece[1] - piece[0] >= 2:
+                        part.append((k, *piece))
         names = ("train", "validation", "test")
         for name, part in zip(names, streams):
             if not part and (name == "train" or self.val_fraction or self.test_fraction):
-                raise DataError(f"the {name} split is empty: {len(seqs)} record(s) are too few or too short")
-        sets = [Windows(part, cut_windows([len(s) for s in part], self.context), self.context) for part in streams]
+                raise DataError(f"the {name} split is empty: {n_seqs} record(s) are too few or too short")
+        sets = [Windows(store, np.array(part, dtype=np.int64), self.context) for part in streams]
         self.train_set, self.val_set, self.test_set = sets
-        if self.predict_path:
-            prec = read_records(self.predict_path, duplicates="rename")
-            pseqs = encode_records(prec, self.lowercase)
-        else:  # every record of the input, scored whole
-            prec, pseqs = recs, seqs
-        self._predict_records = prec
-        self.predict_set = Windows(pseqs, cut_windows([len(s) for s in pseqs], self.context), self.context)
-        self.tokens = {n: sum(b - a - 1 for _, a, b in d.spans) for n, d in zip(names, sets)}  # targets
+        # predictions: every record of predict_path, else of the input, scored whole
+        pstore = self._store(self.predict_path) if self.predict_path else store
+        whole = np.stack([np.arange(len(pstore.lengths)), np.zeros_like(pstore.lengths), pstore.lengths], 1)
+        self.predict_set = Windows(pstore, whole, self.context)
+        self.tokens = {n: d.spans.targets() for n, d in zip(names, sets)}  # targets
 
     # predictions: bits per base of each record ------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -133,7 +238,7 @@ class FastaLMDataModule(DataModule):
         out = []
         for s, (nats, bases) in sorted(per_record.items()):
             bits = nats / max(bases, 1) / math.log(2)
-            out.append({"id": self._predict_records[s].id, "bases": int(bases), "bits_per_base": round(bits, 5)})
+            out.append({"id": self.predict_set.stream_id(s), "bases": int(bases), "bits_per_base": round(bits, 5)})
         return out
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -257,4 +362,4 @@ class DNALanguageModel(Task):
                  ["perplexity", f"{float(metrics['test/perplexity']):.4f}", "4.0000"]])
 
 
-__all__ = ["DNALanguageModel", "FastaLMDataModule", "Windows", "cut_windows"]
+__all__ = ["DNALanguageModel", "FastaLMDataModule", "Windows", "Spans", "ArrayStore", "cut_windows"]

@@ -466,15 +466,20 @@ def cut_intervals(reference_fasta: PathLike, intervals: Iterable[Interval] | Pat
     try:
         order = sorted(range(len(intervals)), key=lambda i: intervals[i].chrom)
         chrom, seq = None, ""
+        names = set(index)  # the index's keys (``name in index`` would parse the record)
         for i in order:
             iv = intervals[i]
             if iv.chrom != chrom:
-                if iv.chrom not in index:
+                if iv.chrom not in names:
                     some = ", ".join(list(index)[:3])
                     raise DataError(f"interval {iv.name!r}: chromosome {iv.chrom!r} is not in the reference "
                                     f"{ref} (which has {len(index)}: {some}{', ...' if len(index) > 3 else ''})",
                                     path=iv.path, line=iv.line)
-                chrom, seq = iv.chrom, str(index[iv.chrom].seq)
+                try:  # the record is parsed only now (undecodable bytes, a malformed record, ...)
+                    chrom, seq = iv.chrom, str(index[iv.chrom].seq)
+                except Exception as exc:
+                    raise DataError(f"cannot read chromosome {iv.chrom!r} of the reference ({type(exc).__name__}: "
+                                    f"{exc})", path=ref) from exc
             if iv.end > len(seq):
                 raise DataError(f"interval {iv.name!r} ({iv.chrom}:{iv.start}-{iv.end}) goes beyond the end of "
                                 f"{iv.chrom!r} (length {len(seq)}) in {ref}", path=iv.path, line=iv.line)

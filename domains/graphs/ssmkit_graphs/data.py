@@ -195,12 +195,7 @@ class _GraphSource(DataModule):
         return 0 if self.pe == "none" else self.pe_dim_arg
 
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError(f"{type(self).__name__}: this split is empty or setup() was not run")
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, generator=gen if shuffle else None,
-                          collate_fn=collate_graphs)
+        return super()._loader(dataset, shuffle, collate_fn=collate_graphs)
 
 
 class GraphDataModule(_GraphSource):

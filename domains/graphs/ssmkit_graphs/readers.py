@@ -37,6 +37,7 @@ __all__ = ["GraphSet", "load_public", "cache_root", "read_csv_graphs", "read_net
 
 PathLike = str | os.PathLike
 CACHE_ENV = "SSMKIT_GRAPHS_CACHE"
+ISOLATED_LIMIT = 1_000_000  # an edge list alone may imply this many isolated nodes (0..max id) beyond 100 per named one
 
 # suffix -> NetworkX reader name
 NETWORKX_FORMATS = {".graphml": "graphml", ".xml": "graphml", ".gml": "gml", ".edgelist": "edgelist",
@@ -119,6 +120,18 @@ def _open_table(path: PathLike, what: str) -> tuple[Path, list[str], list[tuple[
         raise DataError(f"{what} file not found", path=path)
     if path.is_dir():
         raise DataError(f"is a directory, expected a {what} CSV", path=path)
+    try:
+        header, rows = _table_rows(path, what)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        raise DataError(f"malformed CSV: {exc}", path=path) from None
+    if not rows:
+        raise DataError(f"no rows in the {what} table", path=path)
+    return path, header, rows
+
+
+def _table_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -131,9 +144,7 @@ def _open_table(path: PathLike, what: str) -> tuple[Path, list[str], list[tuple[
                 raise DataError(f"{len(header) + len(row[None])} fields but the header has {len(header)}",
                                 path=path, line=reader.line_num)
             rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
-    if not rows:
-        raise DataError(f"no rows in the {what} table", path=path)
-    return path, header, rows
+    return header, rows
 
 
 def _number(text: str, path: Path, line: int, column: str) -> float:
@@ -218,6 +229,12 @@ def read_csv_graphs(edges: PathLike, nodes: PathLike | None = None, labels: Path
             weights.append(_number(row["weight"], epath, line, "weight"))
     if nodes is None:  # nodes 0..max id, one graph, no features
         n = max(max(src), max(dst)) + 1
+        seen = len(set(src) | set(dst))
+        if n > ISOLATED_LIMIT + 100 * seen:  # a stray huge id would make (and hang on) millions of empty nodes
+            line = erows[next(k for k, e in enumerate(zip(src, dst)) if n - 1 in e)][0]
+            raise DataError(f"node id {n - 1}, but the edges name only {seen} distinct nodes: without a node table "
+                            f"the nodes are 0..{n - 1}, nearly all of them isolated; renumber the ids or give a "
+                            "node table", path=epath, line=line)
         node_index = {str(i): i for i in range(n)}
         graph_of = ["0"] * n
         feats = [[] for _ in range(n)]
@@ -335,6 +352,17 @@ def _read_edgelist(path: Path):
     return graph
 
 
+def _weight(u, v, value, path: Path) -> float:
+    """An edge's ``weight`` attribute as a finite float (GraphML/GML carry what the file says, '' included)."""
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"edge {u!r}-{v!r}: weight {value!r} is not a number", path=path) from None
+    if not math.isfinite(weight):
+        raise DataError(f"edge {u!r}-{v!r}: weight {weight} (NaN/inf weights are not allowed)", path=path)
+    return weight
+
+
 def _graph_files(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     files: list[Path] = []
@@ -393,7 +421,8 @@ def read_networkx(paths: PathLike | Sequence[PathLike], level: str = "graph", la
         ei = torch.tensor(pairs, dtype=torch.long).t().reshape(2, -1)
         data = Data(x=x, edge_index=ei, num_nodes=len(nodes))
         if any("weight" in d for _, _, d in g.edges(data=True)):
-            data.edge_attr = torch.tensor([[float(d.get("weight", 1.0))] for _, _, d in g.edges(data=True)])
+            data.edge_attr = torch.tensor([[_weight(u, v, d.get("weight", 1.0), path)]
+                                           for u, v, d in g.edges(data=True)])
         graphs.append(_undirected(data))
         ids.append(path.stem)
         if level == "graph":

@@ -41,8 +41,8 @@ class GraphTask(Task):
                  bidirectional: bool = True, heads: int = 4, dropout: float = 0.1, pool: str = "mean",
                  in_features: int = 0, node_categories: list[int] | None = None, edge_features: int = 0,
                  edge_categories: list[int] | None = None, pe_dim: int = 0, lr: float = 1e-3,
-                 weight_decay: float = 0.01, warmup: float = 0.05, residual: bool = True):
-        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
+                 weight_decay: float = 0.01, warmup: float = 0.05, residual: bool = True, optimizer: str = "adamw"):
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, optimizer=optimizer)
         self.net = GraphNet(out, model=model, level=self.level, d_model=d_model, n_layers=n_layers, residual=residual,
                             in_features=in_features, node_categories=node_categories, edge_features=edge_features,
                             edge_categories=edge_categories, pe_dim=pe_dim, order=order, mixer=mixer,
@@ -149,7 +149,9 @@ class GraphRegressor(GraphTask):
 
 class NodeClassifier(GraphTask):
     """Classify the nodes of one graph (or sampled subgraphs): cross-entropy and accuracy on the nodes of
-    ``node_mask`` (the split's nodes). ``residual=False``: textbook GCN/GAT/GIN layers for the baselines."""
+    ``node_mask`` (the split's nodes). ``residual=False``: textbook GCN/GAT/GIN layers for the baselines.
+    ``optimizer="adam"`` puts the weight decay in the gradient as the Planetoid releases do (on Cora, CPU,
+    GCN: test accuracy 0.748 against 0.783 with the default AdamW)."""
 
     level = "node"
 
@@ -158,10 +160,10 @@ class NodeClassifier(GraphTask):
                  bidirectional: bool = True, heads: int = 4, dropout: float = 0.5, in_features: int = 0,
                  node_categories: list[int] | None = None, edge_features: int = 0,
                  edge_categories: list[int] | None = None, pe_dim: int = 0, lr: float = 5e-3,
-                 weight_decay: float = 5e-4, warmup: float = 0.0, residual: bool = False):
+                 weight_decay: float = 5e-4, warmup: float = 0.0, residual: bool = False, optimizer: str = "adamw"):
         super().__init__(num_classes, model, d_model, n_layers, order, eval_orders, mixer, d_state, bidirectional,
                          heads, dropout, "mean", in_features, node_categories, edge_features, edge_categories, pe_dim,
-                         lr, weight_decay, warmup, residual)
+                         lr, weight_decay, warmup, residual, optimizer=optimizer)
         self.save_hyperparameters()
         self.set_metrics(MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro")}))
 

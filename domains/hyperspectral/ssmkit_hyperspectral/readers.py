@@ -317,6 +317,7 @@ def _read_tiff(path: Path, axes: str | None, variable: str | None) -> Cube:
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
+            len(tif.pages)  # index the IFD chain first: a corrupt chain that tif.series alone walks forever ends here
             series = tif.series[0]
             array = series.asarray()
             file_axes = series.axes
@@ -357,10 +358,13 @@ def _read_envi(path: Path, axes: str | None, variable: str | None) -> Cube:
     try:
         samples, lines, bands = (int(header[k]) for k in ("samples", "lines", "bands"))
         dtype = np.dtype(envi.envi_to_dtype[str(header["data type"])])
-    except (KeyError, ValueError) as exc:
-        raise DataError(f"ENVI header lacks or garbles {exc} (needs samples, lines, bands, data type)",
-                        path=hdr) from exc
-    offset = int(header.get("header offset", 0))
+        offset = int(header.get("header offset", 0))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"ENVI header lacks or garbles {exc} (needs samples, lines, bands, data type; header "
+                        "offset must be an integer)", path=hdr) from exc
+    if min(samples, lines, bands) <= 0 or offset < 0:
+        raise DataError(f"ENVI header gives {lines} lines x {samples} samples x {bands} bands, header offset "
+                        f"{offset}: each must be positive (the offset >= 0)", path=hdr)
     need = offset + samples * lines * bands * dtype.itemsize
     have = data_file.stat().st_size
     if have < need:

@@ -21,10 +21,14 @@ import csv
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from ssmkit.errors import DataError
+
+from .chunked import TextLines
 
 __all__ = ["Histories", "FORMATS", "read_histories", "detect_format", "k_core"]
 
@@ -77,14 +81,18 @@ def _existing(path: PathLike) -> Path:
 def _text(path: Path) -> tuple[str, str]:
     """(text, name for messages); a .zip is opened at its ratings.dat / *.inter / only member."""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            chosen = [n for n in names if n.endswith("ratings.dat") or n.endswith(".inter")] or names
-            if len(chosen) != 1:
-                raise DataError(f"zip archive with {len(chosen)} candidate files ({', '.join(chosen[:4])}); "
-                                "unpack it and pass the interaction file", path=path)
-            raw = archive.read(chosen[0])
-            where = f"{path}!{chosen[0]}"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                chosen = [n for n in names if n.endswith("ratings.dat") or n.endswith(".inter")] or names
+                if len(chosen) != 1:
+                    raise DataError(f"zip archive with {len(chosen)} candidate files ({', '.join(chosen[:4])}); "
+                                    "unpack it and pass the interaction file", path=path)
+                raw = archive.read(chosen[0])
+                where = f"{path}!{chosen[0]}"
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            # a damaged archive (bad headers, CRC, truncated data), an encrypted or unsupported member
+            raise DataError(f"cannot read the zip archive ({type(exc).__name__}: {exc})", path=path) from None
     else:
         raw = path.read_bytes()
         where = str(path)
@@ -96,7 +104,7 @@ def _text(path: Path) -> tuple[str, str]:
     raise DataError("cannot decode the file as text", path=where)  # pragma: no cover (latin-1 decodes all)
 
 
-def detect_format(path: PathLike, text: str | None = None) -> str:
+def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
     """The format of ``path`` by suffix, then by its first non-empty lines."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -105,8 +113,8 @@ def detect_format(path: PathLike, text: str | None = None) -> str:
     if suffix in (".csv", ".tsv"):
         return "table"
     if text is None:
-        text = _text(path)[0]
-    first = [line for line in text.splitlines()[:200] if line.strip()]
+        text = TextLines(path)
+    first = [line for line in islice(text.splitlines(), 200) if line.strip()]
     if not first:
         raise DataError("empty file: no interactions", path=path)
     if "::" in first[0]:
@@ -131,7 +139,8 @@ def read_histories(path: PathLike, fmt: str = "auto", sep: str | None = None) ->
     if fmt not in FORMATS:
         raise DataError(f"unknown interaction format {fmt!r}; use one of {', '.join(FORMATS)}", path=path)
     path = _existing(path)
-    text, where = _text(path)
+    text = TextLines(path)  # read line by line, never whole
+    where = text.where
     if fmt == "auto":
         fmt = detect_format(path, text)
     reader = {"lines": _read_lines, "pairs": _read_pairs, "table": _read_table, "inter": _read_inter,
@@ -209,14 +218,22 @@ def _find(header: list[str], names: tuple[str, ...], what: str, where: str, requ
     return None
 
 
+def _csv_rows(table, where: str):
+    """The rows of a csv.reader; its errors (a field over the size limit, a stray quote...) as DataError."""
+    try:
+        yield from table
+    except csv.Error as exc:
+        raise DataError(f"malformed table: {exc}", where, table.line_num) from None
+
+
 def _read_table(text: str, where: str, sep: str | None = None) -> Histories:
     lines = text.splitlines()
     head = next((line for line in lines if line.strip()), "")
     delimiter = sep or ("\t" if "\t" in head else ",")
-    table = csv.reader(io.StringIO(text), delimiter=delimiter)
+    table = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else iter(text), delimiter=delimiter)
     header: list[str] | None = None
     rows = []
-    for row in table:
+    for row in _csv_rows(table, where):
         n = table.line_num
         if not row or all(not c.strip() for c in row):
             continue

@@ -39,8 +39,10 @@ class NextItemRecommender(Task):
     def __init__(self, model: str = "mamba4rec", options: dict | None = None, n_items: int = 1,
                  max_len: int = 50, loss: str = "ce", num_negatives: int = 1000, exclude_history: bool = True,
                  ks: list[int] | None = None, rank_chunk: int = 65_536, baselines: bool = True,
-                 lr: float = 1e-3, weight_decay: float = 0.0, warmup: float = 0.0, min_lr_ratio: float = 0.1):
-        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, min_lr_ratio=min_lr_ratio)
+                 lr: float = 1e-3, weight_decay: float = 0.0, warmup: float = 0.0, min_lr_ratio: float = 0.1,
+                 optimizer: str = "adamw", betas: tuple[float, float] = (0.9, 0.999)):
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, min_lr_ratio=min_lr_ratio,
+                         optimizer=optimizer, betas=betas)
         self.save_hyperparameters()
         if loss not in LOSSES:
             raise ConfigError(f"--model.loss {loss!r}: use one of {', '.join(LOSSES)}")

@@ -20,6 +20,9 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 RATE_POLICIES = ("resample", "error")
 NORMALIZE = ("peak", "rms", "none")
 SILENCE = 1e-4  # peak amplitude below which a whole file counts as silent (about -80 dBFS)
+MAX_RATE = 768_000  # Hz, above any recording: a corrupt header's rate would make resampling allocate gigabytes
+MAX_PEAK = 1e3  # float samples beyond 1000x full scale are corrupt data (they overflow float32 when resampled)
+POLYPHASE_LIMIT = 1 << 22  # filter taps held at once by resample (32 MB in float64)
 
 
 def is_audio(path: Path) -> bool:
@@ -57,8 +60,14 @@ def read_audio(path: str | Path, rate: int | None = None, on_rate_mismatch: str 
     if info.frames > 0 and data.shape[0] < info.frames:
         raise DataError(f"truncated: the header announces {info.frames} samples, the file holds {data.shape[0]}",
                         path=path)
+    if not 1 <= file_rate <= MAX_RATE:
+        raise DataError(f"sample rate {file_rate} Hz in the header (expected 1 to {MAX_RATE} Hz; corrupt header?)",
+                        path=path)
     if not np.isfinite(data).all():
         raise DataError("samples are not finite (NaN or infinity)", path=path)
+    peak = float(np.abs(data).max())
+    if peak > MAX_PEAK:
+        raise DataError(f"samples reach {peak:.3g}, far beyond full scale [-1, 1] (corrupt float data?)", path=path)
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if float(wave.abs().max()) < SILENCE:
         raise DataError(f"silent: no sample above {SILENCE:g} full scale", path=path)
@@ -118,6 +127,8 @@ def resample(wave: torch.Tensor, orig_rate: int, new_rate: int, zeros: int = 16,
     g = math.gcd(int(orig_rate), int(new_rate))
     orig, new = int(orig_rate) // g, int(new_rate) // g
     width = math.ceil(zeros * orig / (min(orig, new) * rolloff))
+    if new * (2 * width + orig) > POLYPHASE_LIMIT:  # near-coprime rates (44101 -> 16000 Hz): a table of gigabytes
+        return _resample_direct(wave, orig, new, width, rolloff)
     kernels = _sinc_kernels(orig, new, width, rolloff).to(wave.device)
     shape, n = wave.shape[:-1], wave.shape[-1]
     x = wave.reshape(-1, 1, n).to(kernels.dtype)
@@ -126,6 +137,27 @@ def resample(wave: torch.Tensor, orig_rate: int, new_rate: int, zeros: int = 16,
     y = y.transpose(1, 2).reshape(x.shape[0], -1)
     out_len = math.ceil(n * new / orig)
     return y[:, :out_len].reshape(*shape, out_len).to(wave.dtype)
+
+
+def _resample_direct(wave: torch.Tensor, orig: int, new: int, width: int, rolloff: float) -> torch.Tensor:
+    """``resample`` for reduced rates whose polyphase table would not fit: the same filter evaluated at each
+    output sample m over the inputs i within ``width`` of m * orig / new, in chunks of bounded size."""
+    shape, n = wave.shape[:-1], wave.shape[-1]
+    x = wave.reshape(-1, n).to(torch.float64)
+    out_len = math.ceil(n * new / orig)
+    base, span = min(orig, new) * rolloff, width / orig
+    taps = torch.arange(-width, width + 2, device=wave.device)  # around floor(m * orig / new)
+    chunk = max(1, POLYPHASE_LIMIT // len(taps))
+    out = []
+    for start in range(0, out_len, chunk):
+        m = torch.arange(start, min(start + chunk, out_len), device=wave.device).unsqueeze(1)
+        i = (m * orig) // new + taps  # (outputs, taps) input indices
+        t = (i * new - m * orig).to(torch.float64) / (orig * new)  # as in _sinc_kernels, exact in integers
+        window = torch.where(t.abs() <= span, torch.cos(math.pi * t / (2 * span)) ** 2, torch.zeros_like(t))
+        h = (base / orig) * torch.sinc(base * t) * window
+        inside = (i >= 0) & (i < n)  # zeros beyond both ends, as the polyphase form's padding
+        out.append((x[:, i.clamp(0, n - 1)] * (h * inside)).sum(-1))
+    return torch.cat(out, dim=-1).reshape(*shape, out_len).to(wave.dtype)
 
 
 def normalize(wave: torch.Tensor, how: str = "peak", target: float = 0.9) -> torch.Tensor:

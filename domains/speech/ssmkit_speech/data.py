@@ -18,6 +18,7 @@ from .layouts import Clip, list_audio, read_folders, read_manifest, read_pattern
 
 LAYOUTS = ("auto", "folders", "speech_commands", "manifest", "pattern")
 SPLIT_MODES = ("auto", "lists", "random", "speaker", "fsdd")
+CACHE_MAX_BYTES = 256 << 20  # cache=None: clips are decoded up front when their files total at most this
 
 
 class ClipSet(Dataset):
@@ -117,7 +118,9 @@ class SpeechDataModule(DataModule):
 
     Args:
         augment: random gain and additive noise on training clips; ``shift_ms``: random leading silence.
-        cache: decode every clip once at setup (errors found before training); False reads items lazily.
+        cache: True decodes every clip once at setup (errors found before training); False decodes each item
+            when it is drawn (memory holds a batch, not the data set); None (default) caches when the audio files
+            total at most 256 MiB on disk, else reads lazily.
         predict_path: a file, folder or manifest to classify (default: the test split).
     """
 
@@ -126,7 +129,8 @@ class SpeechDataModule(DataModule):
                  test_speakers: list[str] | None = None, val_speakers: list[str] | None = None,
                  val_fraction: float = 0.1, test_fraction: float = 0.2, sample_rate: int = 8000,
                  clip_seconds: float = 1.0, on_rate_mismatch: str = "resample", normalize: str = "peak",
-                 augment: bool = True, shift_ms: float = 100.0, cache: bool = True, predict_path: str | None = None,
+                 augment: bool = True, shift_ms: float = 100.0, cache: bool | None = None,
+                 predict_path: str | None = None,
                  batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if layout not in LAYOUTS:
@@ -192,8 +196,21 @@ class SpeechDataModule(DataModule):
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def _caching(self, clips: list[Clip]) -> bool:
+        if self.cache is not None:
+            return self.cache
+        total = 0
+        for clip in clips:
+            try:
+                total += clip.path.stat().st_size
+            except OSError:  # read_audio names the file
+                continue
+            if total > CACHE_MAX_BYTES:
+                return False
+        return True
+
     def _decode(self, clips: list[Clip]) -> list[torch.Tensor] | None:
-        if not self.cache:
+        if not self._caching(clips):
             return None
         return [normalize(read_audio(c.path, self.sample_rate, self.on_rate_mismatch), self.normalize)
                 for c in clips]

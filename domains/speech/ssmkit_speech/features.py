@@ -93,7 +93,10 @@ class LogMel(nn.Module):
 
     @torch.no_grad()  # no parameters: nothing to learn through the features
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        spec = torch.view_as_real(torch.fft.rfft(frames.float() * self.window, n=self.n_fft)).square().sum(-1)
+        if frames.numel() == 0:  # no whole frame yet (streaming); some FFT backends refuse empty batches
+            spec = frames.new_zeros((*frames.shape[:-1], self.n_fft // 2 + 1), dtype=torch.float32)
+        else:
+            spec = torch.view_as_real(torch.fft.rfft(frames.float() * self.window, n=self.n_fft)).square().sum(-1)
         out = torch.log(spec @ self.fbank + 1e-6)
         return out @ self.dct if self.dct is not None else out
 

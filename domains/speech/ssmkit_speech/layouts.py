@@ -19,6 +19,7 @@ from pathlib import Path
 from ssmkit.errors import ConfigError, DataError
 
 from .audio import is_audio
+from .listing import utf8_lines
 
 SPLITS = ("train", "val", "test")
 
@@ -67,7 +68,7 @@ def read_speech_commands(root: str | Path) -> list[Clip]:
         if not listing.exists():
             raise DataError(f"missing {name} (the Speech Commands layout needs validation_list.txt and "
                             "testing_list.txt; use layout='folders' for plain class folders)", path=listing)
-        for line_no, line in enumerate(listing.read_text().splitlines(), 1):
+        for line_no, line in enumerate(utf8_lines(listing), 1):  # a line at a time, never the whole file
             rel = line.strip()
             if not rel:
                 continue
@@ -88,6 +89,15 @@ def read_manifest(path: str | Path) -> list[Clip]:
     path = Path(path)
     if not path.is_file():
         raise DataError("no such manifest file", path=path)
+    try:
+        return _manifest_rows(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        raise DataError(f"malformed CSV: {exc}", path=path) from None
+
+
+def _manifest_rows(path: Path) -> list[Clip]:
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in (reader.fieldnames or [])]

@@ -14,8 +14,18 @@ from ssmkit.errors import ConfigError, DataError
 
 from .calendar import calendar_features, future_timestamps
 from .datasets import DEFAULTS
+from .memmap import MMAP_MODES, mapped_table, use_mmap
 from .table import TimeTable, read_table
-from .windows import SPLITS, Borders, Scaler, WindowSet, absolute_steps, season_length, split_borders
+from .windows import (
+    SPLITS,
+    Borders,
+    MappedWindowSet,
+    Scaler,
+    WindowSet,
+    absolute_steps,
+    season_length,
+    split_borders,
+)
 
 FEATURES = ("M", "MS", "S")
 REPAIRS = ("none", "interpolate")
@@ -50,6 +60,9 @@ class ForecastDataModule(DataModule):
         predict_path: the table whose end ``predict`` forecasts from (default: ``path``).
         allow_generated: when ``dataset`` is not in the data directory, use a generated stand-in
             (labelled "generated", as the demo does) instead of stopping with an error.
+        mmap: "auto" converts a CSV of 256 MiB or more once (in chunks) to a float32 .npy cache and reads it
+            memory-mapped, windows scaled as they are drawn, so series bigger than memory train; "always" does
+            so for any CSV, "never" reads every table into memory. Only with repair="none".
     """
 
     def __init__(self, path: str | None = None, dataset: str = "timeseries/ETTh1", data_dir: str | None = None,
@@ -57,7 +70,8 @@ class ForecastDataModule(DataModule):
                  target: str = "OT", seq_len: int = 96, pred_len: int = 96, split: str = "auto",
                  ratios: tuple[float, float, float] = (0.7, 0.1, 0.2), scale: bool = True, calendar: bool = True,
                  repair: str = "none", train_stride: int = 1, predict_path: str | None = None,
-                 allow_generated: bool = False, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+                 allow_generated: bool = False, mmap: str = "auto", batch_size: int = 32, num_workers: int = 0,
+                 seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if features not in FEATURES:
             raise ConfigError(f"--data.features {features!r}: use one of {', '.join(FEATURES)}")
@@ -67,13 +81,15 @@ class ForecastDataModule(DataModule):
             raise ConfigError(f"--data.split {split!r}: use one of {', '.join(SPLITS)}")
         if repair not in REPAIRS:
             raise ConfigError(f"--data.repair {repair!r}: use one of {', '.join(REPAIRS)}")
+        if mmap not in MMAP_MODES:
+            raise ConfigError(f"--data.mmap {mmap!r}: use one of {', '.join(MMAP_MODES)}")
         if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise ConfigError(f"--data.ratios {list(ratios)} must be three fractions summing to 1")
         self.path, self.dataset, self.data_dir, self.timestamp = path, dataset, data_dir, timestamp
         self.columns_arg, self.features, self.target = columns, features, target
         self.seq_len, self.pred_len, self.split, self.ratios = seq_len, pred_len, split, tuple(ratios)
         self.scale, self.calendar, self.repair, self.train_stride = scale, calendar, repair, train_stride
-        self.predict_path, self.allow_generated = predict_path, allow_generated
+        self.predict_path, self.allow_generated, self.mmap = predict_path, allow_generated, mmap
         self._table: TimeTable | None = None
         self.scaler: Scaler | None = None
         self.borders: Borders | None = None
@@ -88,7 +104,7 @@ class ForecastDataModule(DataModule):
     def _read(self) -> TimeTable:
         if self.path:
             self.source = f"real: {Path(self.path).name}"
-            return self._select(self._report(read_table(self.path, self.timestamp, self.columns_arg, self.repair)))
+            return self._select(self._report(self._read_file(self.path)))
         name = self.dataset.split("/", 1)[-1]
         try:
             folder = dataset_root(self.dataset, self.data_dir)
@@ -101,7 +117,13 @@ class ForecastDataModule(DataModule):
 
         file = Path(DATASETS[name].files[0].path).name
         self.source = f"real: {name}"
-        return self._select(self._report(read_table(folder / file, self.timestamp, self.columns_arg, self.repair)))
+        return self._select(self._report(self._read_file(folder / file)))
+
+    def _read_file(self, path: str | Path) -> TimeTable:
+        """A table in memory, or memory-mapped from its converted cache (see ``mmap``)."""
+        if use_mmap(path, self.mmap, self.repair):
+            return mapped_table(path, self.timestamp, self.columns_arg)
+        return read_table(path, self.timestamp, self.columns_arg, self.repair)
 
     @staticmethod
     def _report(table: TimeTable) -> TimeTable:
@@ -158,9 +180,18 @@ class ForecastDataModule(DataModule):
         table = self.table
         self.borders = b = split_borders(len(table.values), self.seq_len, self.pred_len, self._split_name(),
                                          table.freq, self.ratios, path=table.path)
+        L, H = self.seq_len, self.pred_len
+        if isinstance(table.values, np.memmap):  # scaled window by window, never loaded whole
+            self.scaler = Scaler.fit_chunked(table.values[: b.fit_rows]) if self.scale \
+                else Scaler.identity(self.n_vars)
+            common = (self.scaler, table.timestamps, table.freq, bool(self.n_marks))
+            self.train_set = MappedWindowSet(table.values, *common, *b.train, L, H, stride=self.train_stride)
+            self.val_set = MappedWindowSet(table.values, *common, *b.val, L, H)
+            self.test_set = MappedWindowSet(table.values, *common, *b.test, L, H)
+            self.predict_set = self._predict_set()
+            return
         self.scaler = Scaler.fit(table.values[: b.fit_rows]) if self.scale else Scaler.identity(self.n_vars)
         values, marks = self.scaler.transform(table.values), self._marks(table)
-        L, H = self.seq_len, self.pred_len
         steps = absolute_steps(table.timestamps, table.freq, len(table.values))
         self.train_set = WindowSet(values, marks, *b.train, L, H, stride=self.train_stride, steps=steps)
         self.val_set = WindowSet(values, marks, *b.val, L, H, steps=steps)
@@ -169,8 +200,7 @@ class ForecastDataModule(DataModule):
 
     def _predict_set(self) -> WindowSet:
         """One window: the last ``seq_len`` rows of the predict table (the future is forecast)."""
-        table = self.table if not self.predict_path else self._select(
-            read_table(self.predict_path, self.timestamp, self.columns_arg or None, self.repair))
+        table = self.table if not self.predict_path else self._select(self._read_file(self.predict_path))
         if table.columns != self.table.columns:
             raise DataError(f"columns {table.columns} differ from the training columns {self.table.columns}",
                             path=table.path)
@@ -181,7 +211,8 @@ class ForecastDataModule(DataModule):
         values = self.scaler.transform(table.values[-self.seq_len:])
         marks = None if not self.n_marks else calendar_features(table.timestamps[-self.seq_len:], table.freq)[0]
         pad = np.zeros((self.pred_len, values.shape[1]), np.float32)  # no future values: y is unused
-        steps = absolute_steps(table.timestamps, table.freq, len(table.values))[-self.seq_len:]
+        n = len(table.values)
+        steps = absolute_steps(table.timestamps, table.freq, n, slice(n - self.seq_len, n))
         return WindowSet(np.concatenate([values, pad]), marks if marks is None else np.concatenate(
             [marks, np.zeros((self.pred_len, marks.shape[1]), np.float32)]), 0, len(values) + self.pred_len,
             self.seq_len, self.pred_len, steps=steps)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import re
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def _sniff_delimiter(path: Path) -> str:
                 if raw.strip():
                     header = raw
                     break
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt gzip data
         raise DataError(f"cannot read the file: {exc}", path=path) from None
     if not header:
         raise DataError("no data rows (the file is empty)", path=path)
@@ -137,7 +138,7 @@ def _load_csv(path: Path) -> _Source:
         raise DataError(f"malformed table: {str(exc).strip()}", path=path) from None
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt gzip data
         raise DataError(f"cannot read the file: {exc}", path=path) from None
     if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took the extra first field as the index
         raise DataError("the data rows have more fields than the header", path=path, line=2)
@@ -209,7 +210,13 @@ def _parse_times(cells: pd.Series) -> pd.Series:
             warnings.simplefilter("ignore")
             mixed = _to_datetime(cells.where(filled, None), format="mixed")
         out = mixed if out is None else out.fillna(mixed)
-    return out.astype("datetime64[ns]")
+    return _ns_range(out)
+
+
+def _ns_range(times: pd.Series) -> pd.Series:
+    """As datetime64[ns], NaT where a time lies outside what nanoseconds hold (about 1677-09-22 to 2262-04-11)."""
+    inside = times.isna() | ((times >= pd.Timestamp.min) & (times <= pd.Timestamp.max))
+    return times.where(inside).astype("datetime64[ns]")
 
 
 def _time_column(src: _Source, timestamp: str | None) -> tuple[str | None, pd.Series | None]:
@@ -251,10 +258,14 @@ def _checked_times(src: _Source, name: str) -> pd.Series:
         times = col
         if getattr(times.dt, "tz", None) is not None:
             times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-        times = times.astype("datetime64[ns]")
         bad = times.isna().to_numpy()
         if bad.any():
             raise src.error("missing timestamp", row=int(bad.argmax()), column=name)
+        times = _ns_range(times)
+        bad = times.isna().to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise src.error(f"timestamp {col.iloc[row]} outside the years 1678-2261", row=row, column=name)
         return times
     cells = _strings(col)
     times = _parse_times(cells)
@@ -263,6 +274,8 @@ def _checked_times(src: _Source, name: str) -> pd.Series:
         row = int(bad.argmax())
         cell = cells.iloc[row]
         problem = "missing timestamp" if cell == "" else f"not a timestamp: {cell!r}"
+        if cell and _to_datetime(pd.Series([cell]), format="mixed").notna().all():
+            problem = f"timestamp {cell!r} outside the years 1678-2261"
         raise src.error(problem, row=row, column=name)
     return times
 
@@ -493,9 +506,13 @@ def _repair(src: _Source, times: pd.DatetimeIndex | None, names: list[str], vals
                            f"(first {first_dup})")
         freq = infer_freq(frame.index)
         if freq is not None:
-            grid = pd.date_range(frame.index[0], frame.index[-1], freq=freq).as_unit("ns")
-            if len(grid) > max(10 * len(frame), 1_000_000):
-                raise src.error(f"the timestamps span {len(grid)} steps of {freq} but the file has only "
+            limit, step = max(10 * len(frame), 1_000_000), fixed_step(freq)
+            # count fixed steps before building the grid: one stray far-off timestamp must not allocate gigabytes
+            steps = (frame.index[-1] - frame.index[0]) // step + 1 if step is not None else None
+            grid = pd.date_range(frame.index[0], frame.index[-1], freq=freq).as_unit("ns") \
+                if steps is None or steps <= limit else None
+            if grid is None or len(grid) > limit:
+                raise src.error(f"the timestamps span {steps or len(grid)} steps of {freq} but the file has only "
                                 f"{len(frame)} rows: too sparse to fill in")
             off = ~frame.index.isin(grid)
             if off.any():

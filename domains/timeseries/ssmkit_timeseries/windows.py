@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,14 @@ def split_borders(n_rows: int, seq_len: int, pred_len: int, split: str = "ratio"
     return borders
 
 
+def _drop_pages(values: np.ndarray) -> None:
+    """Unmap the pages a pass over a memory map has read (they stay in the page cache): a pass over the
+    training rows would otherwise leave them all counted in the process's resident memory."""
+    mapped = getattr(values, "_mmap", None)  # numpy keeps the mmap object of a memmap (and of its views) here
+    if mapped is not None and getattr(values, "mode", None) == "r" and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
+
+
 class Scaler:
     """Per-column standardisation fitted on the training rows only."""
 
@@ -83,6 +92,23 @@ class Scaler:
         """values (T, C) -> a scaler; constant columns get std 1 (no division by zero)."""
         std = values.std(0, dtype=np.float64)
         return cls(values.mean(0, dtype=np.float64), np.where(std > 0, std, 1.0))
+
+    @classmethod
+    def fit_chunked(cls, values: np.ndarray, chunk_rows: int = 1 << 16) -> Scaler:
+        """As ``fit``, reading ``chunk_rows`` rows at a time (a memory-mapped series is never loaded whole):
+        per-chunk means and sums of squared deviations merged in float64 (Chan et al.)."""
+        n, mean, m2 = 0, np.zeros(values.shape[1]), np.zeros(values.shape[1])
+        for start in range(0, len(values), chunk_rows):
+            block = np.asarray(values[start:start + chunk_rows], dtype=np.float64)
+            k, block_mean = len(block), block.mean(0)
+            block_m2 = ((block - block_mean) ** 2).sum(0)
+            delta = block_mean - mean
+            mean = mean + delta * (k / (n + k))
+            m2 = m2 + block_m2 + delta ** 2 * (n * k / (n + k))
+            n += k
+            _drop_pages(values)
+        std = np.sqrt(m2 / max(n, 1))
+        return cls(mean, np.where(std > 0, std, 1.0))
 
     @classmethod
     def identity(cls, n: int) -> Scaler:
@@ -141,16 +167,66 @@ class WindowSet(Dataset):
         return x, y
 
 
-def absolute_steps(timestamps: np.ndarray | None, freq: str | None, n: int) -> np.ndarray:
+class MappedWindowSet(WindowSet):
+    """The windows of ``WindowSet`` over a memory-mapped series (``memmap.mapped_table``): each item's rows are
+    read, scaled and given calendar features when it is asked for, so memory follows the batch, not the file.
+    Items equal those of ``WindowSet(scaler.transform(values), calendar_features(timestamps), ...)``."""
+
+    def __init__(self, values: np.ndarray, scaler: Scaler, timestamps: np.ndarray | None, freq: str | None,
+                 marks: bool, start: int, end: int, seq_len: int, pred_len: int, stride: int = 1):
+        self.source, self.scaler, self.timestamps, self.freq = values, scaler, timestamps, freq
+        self.with_marks = marks and timestamps is not None
+        self.seq_len, self.pred_len, self.n = seq_len, pred_len, len(values)
+        self.first, self.stride = max(start, 0), max(1, stride)
+        self.count = max(0, (end - seq_len - pred_len - self.first) // self.stride + 1)
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self.first + self.stride * np.arange(self.count)
+
+    def __getitem__(self, i: int) -> dict:
+        if not 0 <= i < self.count:
+            raise IndexError(f"window {i} of {self.count}")
+        from .calendar import calendar_features
+
+        s = self.first + self.stride * int(i)
+        mid, stop = s + self.seq_len, s + self.seq_len + self.pred_len
+        rows = torch.from_numpy(self.scaler.transform(np.asarray(self.source[s:stop])))
+        step = int(absolute_steps(self.timestamps, self.freq, self.n, slice(s, s + 1))[0])
+        item = {"x": rows[:self.seq_len], "y": rows[self.seq_len:], "index": s, "step": step}
+        if self.with_marks:
+            item["marks"] = torch.from_numpy(calendar_features(np.asarray(self.timestamps[s:mid]), self.freq)[0])
+        return item
+
+    def arrays(self, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.arange(self.count)
+        if limit is not None and len(idx) > limit:
+            keep = torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))[:limit]
+            idx = idx[keep.sort().values]
+        span = self.seq_len + self.pred_len
+        rows = np.stack([self.scaler.transform(np.asarray(self.source[s:s + span]))
+                         for s in (self.first + self.stride * idx).tolist()]) if len(idx) else \
+            np.zeros((0, span, self.source.shape[1]), np.float32)
+        _drop_pages(self.source)
+        block = torch.from_numpy(rows)
+        return block[:, :self.seq_len], block[:, self.seq_len:]
+
+
+def absolute_steps(timestamps: np.ndarray | None, freq: str | None, n: int, rows: slice | None = None) -> np.ndarray:
     """(n,) int64 step numbers counted from 1970-01-01 at the series' fixed step, so that a seasonal
-    phase (step mod period) is the same for the same time of day in any file; row numbers otherwise."""
+    phase (step mod period) is the same for the same time of day in any file; row numbers otherwise.
+    ``rows``: only those rows' numbers (a memory-mapped series is not read whole)."""
+    rows = slice(None) if rows is None else rows
     try:
         seconds = 3600.0 / steps_per_hour(freq)
     except ValueError:
-        return np.arange(n, dtype=np.int64)
+        return np.arange(*rows.indices(n), dtype=np.int64)
     if timestamps is None:
-        return np.arange(n, dtype=np.int64)
-    ns = timestamps.astype("datetime64[ns]").astype(np.int64)
+        return np.arange(*rows.indices(n), dtype=np.int64)
+    ns = np.asarray(timestamps[rows]).astype("datetime64[ns]").astype(np.int64)
     return np.floor_divide(ns, int(round(seconds * 1e9))).astype(np.int64)
 
 

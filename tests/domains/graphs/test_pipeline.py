@@ -98,7 +98,7 @@ def test_short_fit_on_mutag_beats_the_majority_class(shared_data, tmp_path):
         model={"d_model": 32, "n_layers": 2, "eval_orders": 2, "lr": 1e-2},
         data={"dataset": "graphs/MUTAG", "data_dir": str(shared_data), "cache_dir": str(tmp_path / "cache"),
               "folds": 5, "fold": 0, "batch_size": 16})
-    trainer = pl.Trainer(max_epochs=12, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    trainer = pl.Trainer(max_epochs=20, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, gradient_clip_val=1.0)
     trainer.fit(model, datamodule=dm)
     m = trainer.test(model, datamodule=dm, verbose=False)[0]

@@ -30,6 +30,28 @@ def test_resampling_removes_what_the_new_rate_cannot_hold():
     assert float(y[200:-200].abs().max()) < 0.01
 
 
+@pytest.mark.parametrize("orig,new", [(8001, 16000), (16000, 8001), (44101, 16000)])
+def test_near_coprime_rates_resample_directly(orig, new):
+    """Their polyphase table would take gigabytes (a corrupt WAV header's rate was enough to exhaust memory);
+    they take the direct form, the same filter evaluated output by output."""
+    t = torch.arange(orig) / orig
+    y = resample(torch.sin(2 * math.pi * 440.0 * t), orig, new)
+    assert y.shape == (new,)
+    ref = torch.sin(2 * math.pi * 440.0 * torch.arange(new) / new)
+    assert float((y - ref)[100:-100].abs().max()) < 2e-3
+
+
+@pytest.mark.parametrize("orig,new", [(8000, 12000), (44100, 16000), (22050, 8000)])
+def test_the_direct_form_equals_the_polyphase_one(orig, new):
+    from ssmkit_speech.audio import _resample_direct
+
+    x = torch.randn(2, 3001, generator=torch.Generator().manual_seed(0))
+    g = math.gcd(orig, new)
+    width = math.ceil(16 * (orig // g) / (min(orig, new) // g * 0.945))
+    direct = _resample_direct(x, orig // g, new // g, width, 0.945)
+    assert torch.allclose(direct, resample(x, orig, new), atol=1e-5)
+
+
 def test_resampling_batches_and_identity():
     x = torch.randn(3, 2, 1000)
     assert resample(x, 8000, 8000) is x
