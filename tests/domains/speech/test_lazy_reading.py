@@ -1,8 +1,6 @@
 """Speech data never read whole: list files and manifests a line at a time, audio decoded per item when the
 collection is large (cache=None above CACHE_MAX_BYTES, or cache=False)."""
 
-import builtins
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,40 +10,6 @@ from ssmkit_speech.layouts import read_manifest, read_speech_commands
 from ssmkit_speech.listing import utf8_lines
 
 from ssmkit.errors import DataError
-
-
-@pytest.fixture
-def no_whole_file_reads(monkeypatch):
-    """Path.read_text/read_bytes and open(...).read() without a size fail."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a whole-file read")
-
-    class Sized:
-        def __init__(self, handle):
-            self._handle = handle
-
-        def read(self, size=-1):
-            if size is None or size < 0:
-                raise AssertionError("open(...).read() without a size")
-            return self._handle.read(size)
-
-        def __iter__(self):
-            return iter(self._handle)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._handle.close()
-
-        def __getattr__(self, name):
-            return getattr(self._handle, name)
-
-    real_open = builtins.open
-    monkeypatch.setattr(builtins, "open", lambda *a, **k: Sized(real_open(*a, **k)))
-    monkeypatch.setattr(Path, "read_text", refuse)
-    monkeypatch.setattr(Path, "read_bytes", refuse)
 
 
 def test_list_files_by_line_match_the_whole_text(tmp_path, request):
