@@ -29,12 +29,7 @@ PTS = RNG.normal(size=(12, 3)).astype(np.float32)
 
 # Readers that still let a non-library exception (or a hang) through, found by these tests and reported to the
 # vision plug-in's owner; strict: once a reader is fixed its test XPASSes and fails, so remove it from here.
-KNOWN_LEAKS: dict[str, str] = {
-    "vision npz": "read_array: a damaged .npz raises zipfile.BadZipFile / EOFError / OSError when a member is read",
-    "vision points npy": "read_points(.npy): an empty file raises EOFError, a broken header tokenize.TokenError",
-    "vision points h5": "read_h5: h5py reports a corrupt file with RuntimeError (only OSError is caught)",
-    "vision idx (MNIST)": "read_idx: corrupt gzip data raises zlib.error from gzip.decompress",
-}
+KNOWN_LEAKS: dict[str, str] = {}  # reader -> why it still leaks (a strict xfail until fixed)
 
 
 def _leaky(reader: str):

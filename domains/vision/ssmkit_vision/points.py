@@ -8,6 +8,7 @@ header, short data, broken faces, NaN coordinates, empty files) raises ``DataErr
 
 from __future__ import annotations
 
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +51,20 @@ def read_pcd(path: str | Path, fields: tuple[str, ...] = ("x", "y", "z")) -> np.
     missing = [k for k in need if k not in header]
     if missing:
         raise DataError(f"PCD header lacks {', '.join(missing)}", path=path)
-    names, sizes, types = header["FIELDS"], [int(s) for s in header["SIZE"]], header["TYPE"]
-    counts = [int(c) for c in header.get("COUNT", ["1"] * len(names))]
+    try:
+        names, sizes, types = header["FIELDS"], [int(s) for s in header["SIZE"]], header["TYPE"]
+        counts = [int(c) for c in header.get("COUNT", ["1"] * len(names))]
+        n = int(header["POINTS"][0])
+    except (ValueError, IndexError) as exc:
+        raise DataError(f"PCD header: SIZE, COUNT and POINTS must be integers ({exc})", path=path) from None
+    if min(sizes + counts, default=0) < 1:
+        raise DataError(f"PCD header: SIZE {sizes} and COUNT {counts} must be positive", path=path)
     if not len(names) == len(sizes) == len(types) == len(counts):
         raise DataError(f"PCD header: FIELDS, SIZE, TYPE and COUNT disagree in length ({len(names)}, {len(sizes)}, "
                         f"{len(types)}, {len(counts)})", path=path)
     absent = [f for f in fields if f not in names]
     if absent:
         raise DataError(f"PCD has no field {absent[0]!r} (fields: {' '.join(names)})", path=path)
-    n = int(header["POINTS"][0])
     if n <= 0:
         raise DataError("no points (POINTS 0)", path=path)
     mode = header["DATA"][0].lower()
@@ -225,7 +231,7 @@ def read_points(path: str | Path, n: int = 1024, rng: np.random.Generator | None
     if suffix == ".npy":
         try:
             a = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:
             raise DataError(f"cannot read as .npy ({exc})", path=path) from None
         if a.ndim != 2 or a.shape[1] < 3:
             raise DataError(f"a point array is (N, >=3); this one is {a.shape}", path=path)
@@ -344,7 +350,9 @@ def read_h5(path: str | Path, points_key: str = "data",
                 raise DataError(f"no point array {points_key!r} in the HDF5 file (keys: {keys})", path=path)
             points = np.asarray(handle[points_key][()])
             labels = np.asarray(handle[labels_key][()]) if labels_key in keys else None
-    except OSError as exc:
+    except DataError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py reports damage in several ways
         raise DataError(f"cannot read as HDF5 ({exc})", path=path) from None
     if points.ndim != 3 or points.shape[-1] < 3 or len(points) == 0:
         raise DataError(f"{points_key!r} must be (clouds, points, >=3); it is {points.shape}", path=path)

@@ -7,6 +7,9 @@ image folders (decoded lazily by ``load_image``). Bad input raises ``DataError``
 from __future__ import annotations
 
 import gzip
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,7 @@ def _open_bytes(path: Path) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"corrupt gzip data ({exc})", path=path) from None
     return raw
 
@@ -117,10 +120,19 @@ def read_array(path: str | Path, images_key: str | None = None,
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile) as exc:
         raise DataError(f"cannot read as a NumPy .npy/.npz file ({exc})", path=path) from None
     if isinstance(data, np.ndarray):
         return _as_images(data, path), None
+    try:
+        return _read_npz(data, path, images_key, labels_key)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"damaged .npz archive ({exc})", path=path) from None
+
+
+def _read_npz(data, path: Path, images_key: str | None, labels_key: str | None):
     with data:
         keys = list(data.keys())
         xk = images_key or next((k for k in ("x", "images", "data", "x_train") if k in keys), None)
