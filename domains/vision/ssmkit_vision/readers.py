@@ -205,7 +205,7 @@ def load_image(path: str | Path, channels: int):
         with Image.open(path) as img:
             img.load()
             return img.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"cannot decode as an image ({type(exc).__name__}: {exc})", path=path) from None
 
 

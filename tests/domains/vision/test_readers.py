@@ -154,3 +154,18 @@ def test_real_mnist_files(shared_data):
     x, y = read_idx_pair(folder / "images-idx3-ubyte.gz", folder / "labels-idx1-ubyte.gz")
     assert x.shape == (8000, 28, 28, 1) and y.shape == (8000,)
     assert sorted(np.unique(y).tolist()) == list(range(10)) and 0 < x.mean() < 255
+
+
+def test_decompression_bomb_is_a_clean_error(tmp_path):
+    """A BMP header declaring 10^10 pixels: PIL refuses it, the reader names the file in one line."""
+    import struct
+
+    from ssmkit_vision.readers import load_image
+
+    from ssmkit.errors import DataError
+
+    info = struct.pack("<IiiHHIIiiII", 40, 100_000, 100_000, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    path = tmp_path / "bomb.bmp"
+    path.write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(info), 0, 0, 14 + len(info)) + info)
+    with pytest.raises(DataError, match="bomb.bmp.*cannot decode as an image"):
+        load_image(path, 1)
