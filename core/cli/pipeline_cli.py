@@ -6,6 +6,7 @@ import argparse
 import itertools
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -213,7 +214,9 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     # in each further process (where rank > 0, the same command resolves to the same configuration)
     argv = sys.argv
     try:
-        _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
+        with warnings.catch_warnings():  # LightningCLI warns when sys.argv and args= both hold arguments
+            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
+            _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
     except argparse.ArgumentError as exc:  # a bad option value or key, in a config or a flag
         command = f"ssmkit {plugin} {name}" + (f" {args[0]}" if args and not args[0].startswith("-") else "")
         raise ConfigError(argument_problem(exc, configs, command)) from None

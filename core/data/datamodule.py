@@ -45,6 +45,9 @@ class DataModule(pl.LightningDataModule):
 
     def __init__(self, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__()
+        if batch_size < 1 or num_workers < 0:
+            raise ConfigError(f"--data.batch_size {batch_size} must be at least 1 and --data.num_workers "
+                              f"{num_workers} at least 0")
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
@@ -96,23 +99,28 @@ class DataModule(pl.LightningDataModule):
         return rows
 
     def input_files(self) -> list[Path]:
-        """The existing files named by this data module's attributes (str or Path, or lists of them)."""
+        """The existing files and folders named by this data module's attributes (str or Path, or lists)."""
         found = []
         for value in vars(self).values():
             for v in value if isinstance(value, (list, tuple)) else [value]:
                 try:
-                    if isinstance(v, (str, Path)) and str(v) and Path(v).is_file():
+                    if isinstance(v, (str, Path)) and str(v) and Path(v).exists():
                         found.append(Path(v))
                 except OSError:  # a string that is no file name (too long...)
                     pass
         return found
 
     def check_output(self, path: str | Path) -> None:
-        """Refuse to write predictions over one of ``input_files()``."""
+        """Refuse to write predictions over one of ``input_files()`` or over an existing file inside an input
+        folder (outside any ``runs/`` folder there)."""
         target = Path(path).resolve()
-        if any(f.resolve() == target for f in self.input_files()):
-            raise ConfigError(f"{path}: this is an input file of the run; predict will not write over it "
-                              f"(give another --output)")
+        for f in self.input_files():
+            source = f.resolve()
+            inside = source.is_dir() and target.is_file() and target.is_relative_to(source) \
+                and "runs" not in target.relative_to(source).parts  # ssmkit's own run folders are outputs
+            if source == target or inside:
+                raise ConfigError(f"{path}: this is an input of the run (or a file in an input folder); predict "
+                                  f"will not write over it (give another --output)")
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
         """Write rows as CSV atomically (temporary name, then rename)."""

@@ -148,3 +148,25 @@ def test_data_dir_env_and_mirror_layout(shared_data, monkeypatch, tmp_path):
     monkeypatch.setenv("SSMKIT_DATA_DIR", str(shared_data))
     assert dataset_root("test/ett") == Path(shared_data) / "timeseries"
     assert verify("test/ett")[0].status == "unchecked"
+
+
+def test_check_output_guards_input_files_and_files_inside_input_folders(tmp_path):
+    from ssmkit.data import DataModule
+    from ssmkit.errors import ConfigError
+
+    scans = tmp_path / "scans"
+    (scans / "runs").mkdir(parents=True)
+    cloud, old_run = scans / "chair_0001.pcd", scans / "runs" / "predictions.csv"
+    cloud.write_text("points")
+    old_run.write_text("rows")
+    dm = DataModule()
+    dm.predict_path, dm.labels = str(scans), tmp_path / "labels.csv"
+    dm.labels.write_text("id,label")
+    for bad in (cloud, dm.labels):
+        with pytest.raises(ConfigError, match="will not write over it"):
+            dm.check_output(bad)
+    dm.check_output(scans / "new.csv")  # a new file beside the inputs
+    dm.check_output(old_run)  # ssmkit's own run folder inside an input folder
+    dm.check_output(tmp_path / "elsewhere.csv")
+    with pytest.raises(ConfigError, match="batch_size 0"):
+        DataModule(batch_size=0)

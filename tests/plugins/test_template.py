@@ -190,5 +190,6 @@ def test_predict_refuses_to_write_over_its_input(tmp_path):
     res = _run(["template", "classify", "predict", "--model.d_model", "8", "--model.n_layers", "1",
                 "--data.path", str(data), "--data.predict_path", str(new), "--output", str(new)], tmp_path)
     assert res.returncode == 2, res.stderr[-2000:]
-    assert f"ssmkit: error: {new}: this is an input file of the run; predict will not write over it" in res.stderr
+    assert (f"ssmkit: error: {new}: this is an input of the run (or a file in an input folder); predict will not "
+            "write over it") in res.stderr
     assert new.read_text() == before and not list(tmp_path.glob(".new.csv*"))

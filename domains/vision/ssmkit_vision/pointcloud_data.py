@@ -496,7 +496,8 @@ class PointCloudDataModule(DataModule):
                  "probability": r["probability"]} for r in rows]
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """file, label, probability as CSV, written atomically."""
+        """file, label, probability as CSV, written atomically (never over an input)."""
+        self.check_output(path)
         path = Path(path)
         with atomic_write(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["file", "label", "probability"])
