@@ -20,9 +20,7 @@ import contextlib
 import glob
 import hashlib
 import json
-import re
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +46,8 @@ from .table import (
     _sniff_delimiter,
     _Source,
     _time_column,
+    csv_errors,
+    csv_options,
     fixed_step,
     infer_freq,
 )
@@ -94,22 +94,8 @@ def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
 
 def _chunks(path: Path, sep: str, chunk_rows: int):
     """The file as frames of ``chunk_rows`` rows, read as ``table._load_csv`` reads it; pandas' errors as DataError."""
-    try:
-        with pd.read_csv(path, sep=sep, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                         encoding="utf-8-sig", chunksize=chunk_rows) as reader:
-            yield from reader
-    except pd.errors.EmptyDataError:
-        raise DataError("no data rows (the file is empty)", path=path) from None
-    except pd.errors.ParserError as exc:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if found:
-            want, line, got = (int(g) for g in found.groups())
-            raise DataError(f"{got} fields, the header has {want}", path=path, line=line) from None
-        raise DataError(f"malformed table: {str(exc).strip()}", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot read the file: {exc}", path=path) from None
+    with csv_errors(path), pd.read_csv(path, **csv_options(sep, chunksize=chunk_rows)) as reader:
+        yield from reader
 
 
 # ------------------------------------------------------------------------------------------------ conversion

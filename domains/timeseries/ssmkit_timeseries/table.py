@@ -7,6 +7,7 @@ and the column. ``repair="interpolate"`` fixes what can be fixed and lists each 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import warnings
@@ -121,13 +122,18 @@ def _sniff_delimiter(path: Path) -> str:
     return best
 
 
-def _load_csv(path: Path) -> _Source:
-    sep = _sniff_delimiter(path)
+
+def csv_options(sep: str, **extra) -> dict:
+    """pandas.read_csv arguments of every table read (whole or in chunks): cells kept verbatim."""
+    return dict(sep=sep, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding="utf-8-sig",
+                **extra)
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path):
+    """Turn pandas' and the decoders' errors while reading ``path`` into one-line DataErrors."""
     try:
-        # No NA conversion: a column with any empty or non-numeric cell arrives as exact strings (reported
-        # verbatim); clean numeric columns are parsed by the C reader (8x faster than dtype=str on wide files).
-        frame = pd.read_csv(path, sep=sep, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                            encoding="utf-8-sig")
+        yield
     except pd.errors.EmptyDataError:
         raise DataError("no data rows (the file is empty)", path=path) from None
     except pd.errors.ParserError as exc:
@@ -140,6 +146,13 @@ def _load_csv(path: Path) -> _Source:
         raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
     except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt gzip data
         raise DataError(f"cannot read the file: {exc}", path=path) from None
+
+def _load_csv(path: Path) -> _Source:
+    sep = _sniff_delimiter(path)
+    # No NA conversion: a column with any empty or non-numeric cell arrives as exact strings (reported
+    # verbatim); clean numeric columns are parsed by the C reader (8x faster than dtype=str on wide files).
+    with csv_errors(path):
+        frame = pd.read_csv(path, **csv_options(sep))
     if not frame.index.equals(pd.RangeIndex(len(frame))):  # pandas took the extra first field as the index
         raise DataError("the data rows have more fields than the header", path=path, line=2)
     frame.columns = [str(c).strip() for c in frame.columns]
