@@ -42,6 +42,7 @@ class DataModule(pl.LightningDataModule):
     """
 
     prediction_file = "predictions.csv"
+    prediction_fields: tuple[str, ...] = ()  # the CSV header when there are no rows (else the rows' keys)
 
     def __init__(self, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__()
@@ -127,7 +128,7 @@ class DataModule(pl.LightningDataModule):
         self.check_output(path)
         rows = self.prediction_rows(rows)
         path = Path(path)
-        fields = list(rows[0]) if rows else ["index"]
+        fields = list(rows[0]) if rows else list(self.prediction_fields or ["index"])
         with atomic_write(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()

@@ -3,7 +3,6 @@ stratified splits, timm augmentation and mixup/cutmix for training, CSV predicti
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule, data_dir, dataset_root, split_indices
 from ssmkit.errors import ConfigError, DataError
 
@@ -316,18 +314,11 @@ class ImageDataModule(DataModule):
         return batch
 
     # predictions -----------------------------------------------------------------------------
+    prediction_fields = ("file", "label", "probability")
+
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"file": self._predict_names[r["index"]], "label": self.classes[r["label"]],
                  "probability": r["probability"]} for r in rows]
-
-    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """file, label, probability as CSV, written atomically."""
-        path = Path(path)
-        with atomic_write(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["file", "label", "probability"])
-            writer.writeheader()
-            writer.writerows(self.prediction_rows(rows))
-        return path
 
 
 def _mode(path: Path) -> str:

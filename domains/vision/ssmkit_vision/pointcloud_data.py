@@ -15,7 +15,6 @@ stratified, seeded ``val_fraction`` is held out for validation and ``test`` runs
 
 from __future__ import annotations
 
-import csv
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule, data_dir, dataset_root, split_indices
 from ssmkit.errors import ConfigError, DataError
 
@@ -491,19 +489,11 @@ class PointCloudDataModule(DataModule):
         return PointSet(clouds, None, np.arange(len(names)), self.num_points, self.normalize, None, self.seed), names
 
     # predictions -----------------------------------------------------------------------------
+    prediction_fields = ("file", "label", "probability")
+
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"file": self._predict_names[r["index"]], "label": self.classes[r["label"]],
                  "probability": r["probability"]} for r in rows]
-
-    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """file, label, probability as CSV, written atomically (never over an input)."""
-        self.check_output(path)
-        path = Path(path)
-        with atomic_write(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["file", "label", "probability"])
-            writer.writeheader()
-            writer.writerows(self.prediction_rows(rows))
-        return path
 
 
 __all__ = ["Augment", "CloudIndex", "POINT_DATASETS", "PointCloudDataModule", "PointSet", "SYNTHETIC_CLASSES",
