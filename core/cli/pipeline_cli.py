@@ -165,9 +165,11 @@ def _config_beside(ckpt: str) -> str | None:
     return None
 
 
-def _newest_last(root: Path) -> Path | None:
-    """The newest ``last*.ckpt`` of the pipeline's runs (Lightning itself looks only in the new run's folder)."""
-    found = [p for p in root.glob("**/checkpoints/last*.ckpt") if re.fullmatch(r"last(-v\d+)?\.ckpt", p.name)]
+def _newest(root: Path, which: str) -> Path | None:
+    """The newest ``last*.ckpt`` (``which`` "last") or ``best*.ckpt`` ("best": the monitored metric's best epoch)
+    of the pipeline's runs (Lightning itself looks only in the new run's folder)."""
+    pattern = r"last(-v\d+)?\.ckpt" if which == "last" else r"best.*\.ckpt"
+    found = [p for p in root.glob(f"**/checkpoints/{which}*.ckpt") if re.fullmatch(pattern, p.name)]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
@@ -175,17 +177,19 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
     args = [part for a in args for part in (a.split("=", 1) if a.startswith("--ckpt_path=") else [a])]
     root = Path("runs") / f"{plugin}-{name}"
-    if "--ckpt_path" in args and args[args.index("--ckpt_path") + 1:][:1] == ["last"]:
-        i = args.index("--ckpt_path") + 1
-        last = _newest_last(root)
-        if last is not None:
-            args[i] = str(last)
-            console.print(f"--ckpt_path last: {last}")
-        elif args and args[0] == "fit":  # so that a pre-emptible job can always pass it
+    which = args[args.index("--ckpt_path") + 1:][:1] if "--ckpt_path" in args else []
+    if which in (["last"], ["best"]):
+        i, which = args.index("--ckpt_path") + 1, which[0]
+        found = _newest(root, which)
+        if found is not None:
+            args[i] = str(found)
+            console.print(f"--ckpt_path {which}: {found}")
+        elif args and args[0] == "fit" and which == "last":  # so that a pre-emptible job can always pass it
             console.print(f"--ckpt_path last: no last.ckpt under {root} yet, training from the start")
             del args[i - 1:i + 1]
         else:
-            raise SSMKitError(f"--ckpt_path last: no last.ckpt under {root} (run `fit` first)")
+            wanted = "last.ckpt" if which == "last" else "best-*.ckpt"
+            raise SSMKitError(f"--ckpt_path {which}: no {wanted} under {root} (run `fit` first)")
     run_config = False
     if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("fit", "validate", "test",
                                                                                     "predict"):
@@ -197,7 +201,7 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     if (pipeline.needs_checkpoint and args and args[0] in ("validate", "test", "predict")
             and "--ckpt_path" not in args):
         console.print(f"warning: `{args[0]}` without --ckpt_path uses an untrained model "
-                      f"(give --ckpt_path runs/{plugin}-{name}/.../checkpoints/last.ckpt)")
+                      f"(give --ckpt_path best, last or a .ckpt file)")
     trainer_defaults = {
         "default_root_dir": str(root),
         "max_epochs": 10,

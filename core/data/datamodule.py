@@ -113,8 +113,15 @@ class DataModule(pl.LightningDataModule):
 
     def check_output(self, path: str | Path) -> None:
         """Refuse to write predictions over one of ``input_files()`` or over an existing file inside an input
-        folder (outside any ``runs/`` folder there)."""
+        folder (outside any ``runs/`` folder there), and an output that is a folder or lies under a file."""
         target = Path(path).resolve()
+        if target.is_dir():
+            raise ConfigError(f"{path}: is a folder; give --output a file name (e.g. {Path(path) / 'predictions.csv'})")
+        for parent in target.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ConfigError(f"{path}: {parent} is a file, so no output can be written under it")
+                break
         for f in self.input_files():
             source = f.resolve()
             inside = source.is_dir() and target.is_file() and target.is_relative_to(source) \

@@ -51,6 +51,9 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     test = _run(["template", "classify", "test", "--ckpt_path", str(ckpt)], tmp_path)
     assert test.returncode == 0, test.stderr[-2000:]
     assert "test/acc" in test.stdout and "untrained" not in test.stdout
+    best = _run(["template", "classify", "test", "--ckpt_path", "best"], tmp_path)  # the newest run's best epoch
+    assert best.returncode == 0, best.stderr[-2000:]
+    assert "--ckpt_path best: runs/template-classify/lightning_logs/version_0/checkpoints/best-" in best.stdout
     untrained = _run(["template", "classify", "test", *common], tmp_path)
     assert untrained.returncode == 0, untrained.stderr[-2000:]
     assert "warning: `test` without --ckpt_path uses an untrained model" in untrained.stdout

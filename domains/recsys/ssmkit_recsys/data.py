@@ -3,13 +3,13 @@ recommend for, and the top-k CSV in original ids."""
 
 from __future__ import annotations
 
-import csv
+import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule, dataset_root
 from ssmkit.errors import ConfigError, DataError
 
@@ -38,6 +38,8 @@ class NextItemDataModule(DataModule):
         vocab: a vocab.json from a training run, used instead of rebuilding the vocabulary from the data.
         eval_batch_size: batch size of validation, test and predict (default: batch_size).
     """
+
+    prediction_fields = ("user", "rank", "item", "score")
 
     def __init__(self, path: str | None = None, fmt: str = "auto", dataset: str = "recsys/Beauty",
                  data_dir: str | None = None, k_core: int = 0, max_len: int = 50, max_users: int | None = None,
@@ -141,17 +143,26 @@ class NextItemDataModule(DataModule):
         """Whole histories to recommend after: the predict file's, else the training users'."""
         if self.predict_path:
             hist = read_histories(self.predict_path, self.predict_fmt)
-            encoded = []
+            encoded, users, dropped, empty = [], [], 0, []
             for u, (user, items) in enumerate(zip(hist.users, hist.items)):
                 lines = [hist.line_of(u, j) for j in range(len(items))]
                 ids = self.vocab.encode(items, hist.path, lines, user, self.unknown_items)
-                if not ids:
-                    raise DataError(f"user {user!r}: no known item left in the history", path=hist.path,
-                                    line=hist.lines[u])
+                dropped += len(items) - len(ids)
+                if not ids:  # only with unknown_items="skip": every item of this user was unknown
+                    empty.append(user)
+                    continue
                 encoded.append(np.asarray(ids, dtype=np.int64))
+                users.append(user)
+            if dropped:
+                users_left = f"; {len(empty)} user(s) had no known item left and get no rows (first: {empty[0]!r})"
+                warnings.warn(f"{hist.path}: skipped {dropped} interaction(s) with items the model never saw"
+                              + (users_left if empty else ""), stacklevel=2)
+            if not encoded:
+                raise DataError("no user has a known item: nothing to recommend after", path=hist.path)
         else:
             hist = self.histories
-        self._predict_users = hist.users
+            users = hist.users
+        self._predict_users = users
         users = np.arange(len(encoded), dtype=np.int64)
         return EvalSet(users, encoded, None, self.max_len, max(len(h) for h in encoded))
 
@@ -166,23 +177,17 @@ class NextItemDataModule(DataModule):
 
     # predictions -----------------------------------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Model rows {"index", "items" (k,), "scores" (k,)} -> user, rank, item, score in original ids."""
+        """Model rows {"index", "items" (k,), "scores" (k,)} -> user, rank, item, score in original ids. Items
+        scored -inf (padding, the user's own history) are never written, so a top_k beyond the items left
+        gives fewer rows rather than excluded ones."""
         out = []
         for r in rows:
             user = self._predict_users[r["index"]]
-            for rank, (item, score) in enumerate(zip(r["items"], r["scores"]), 1):
+            ranked = [(item, score) for item, score in zip(r["items"], r["scores"]) if math.isfinite(score)]
+            for rank, (item, score) in enumerate(ranked, 1):
                 out.append({"user": user, "rank": rank, "item": self.vocab.decode(int(item)),
                             "score": round(float(score), 6)})
         return out
-
-    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """user,rank,item,score as CSV, written atomically."""
-        path = Path(path)
-        with atomic_write(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["user", "rank", "item", "score"])
-            writer.writeheader()
-            writer.writerows(self.prediction_rows(rows))
-        return path
 
 
 __all__ = ["NextItemDataModule"]

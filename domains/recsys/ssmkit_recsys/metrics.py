@@ -1,8 +1,9 @@
 """Full-catalogue ranking: the rank of each target among ALL items (no sampled negatives), computed in item
 chunks so no users x items matrix is ever held, and HR / NDCG / MRR at several cut-offs.
 
-Ranks are 0-based and ties are broken by item index (the order of a stable sort by descending score):
-rank = #{items scored higher} + #{items scored equal with a smaller index}. Padding (index 0) and, when
+Ranks are 0-based and pessimistic about ties: rank = #{other items scored higher or equal}, so a model that
+scores everything alike (a collapsed one) ranks every target last instead of being credited by the item order.
+Padding (index 0) and, when
 ``seen`` is given, the user's earlier items are never ranked; the target itself is always ranked.
 """
 
@@ -40,7 +41,7 @@ def _ahead(s: torch.Tensor, start: int, t_score: torch.Tensor, target: torch.Ten
            seen: torch.Tensor | None) -> torch.Tensor:
     """How many of items start..start+c-1 (scores s (b, c)) rank before the target (b,): (b,) long."""
     idx = torch.arange(start, start + s.shape[1], device=s.device)
-    ahead = (s > t_score) | ((s == t_score) & (idx[None, :] < target[:, None]))
+    ahead = s >= t_score  # ties count against the target (pessimistic)
     ahead &= idx[None, :] != target[:, None]
     if seen is not None:
         ahead &= ~_in_seen(idx, seen)

@@ -18,6 +18,7 @@ Ids are kept as the strings of the file; ``vocab.Vocabulary`` maps them to integ
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import os
 import zipfile
@@ -96,7 +97,12 @@ def _text(path: Path) -> tuple[str, str]:
     else:
         raw = path.read_bytes()
         where = str(path)
-    for encoding in ("utf-8", "latin-1"):  # MovieLens files are latin-1
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                raw = gzip.decompress(raw)
+            except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+                raise DataError(f"cannot read the gzip file ({type(exc).__name__}: {exc})", path=path) from None
+    for encoding in ("utf-8-sig", "latin-1"):  # MovieLens files are latin-1; Excel's UTF-8 starts with a BOM
         try:
             return raw.decode(encoding), where
         except UnicodeDecodeError:
@@ -108,6 +114,8 @@ def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
     """The format of ``path`` by suffix, then by its first non-empty lines."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix == ".gz":  # log.csv.gz reads as log.csv
+        suffix = Path(path.stem).suffix.lower()
     if suffix == ".inter":
         return "inter"
     if suffix in (".csv", ".tsv"):
@@ -121,13 +129,17 @@ def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
         return "movielens"
     if ":token" in first[0] or ":float" in first[0]:
         return "inter"
-    if "," in first[0] or "\t" in first[0]:
-        return "table"
+    if "," in first[0] or ("\t" in first[0] and _names_a_user(first[0].split("\t"))):
+        return "table"  # (a tab-separated file without a user column in its first line is pairs or lines)
     widths = [len(line.split()) for line in first]
     users = [line.split()[0] for line in first]
     if all(w == 2 for w in widths) and len(set(users)) < len(users):
         return "pairs"  # two fields a line and a user seen twice: one interaction per line
     return "lines"
+
+
+def _names_a_user(fields: list[str]) -> bool:
+    return any(f.strip().strip('"').lower() in USER_NAMES for f in fields)
 
 
 def read_histories(path: PathLike, fmt: str = "auto", sep: str | None = None) -> Histories:

@@ -55,6 +55,12 @@ class Recommender:
         self.seen[user].add(index)
 
     def fold(self, user: str, items: list[str]) -> None:
+        """``update`` with each of ``items`` (oldest first); all or nothing: an unknown item stops it before any
+        item is folded in."""
+        unknown = [item for item in items if str(item) not in self.vocab.index]
+        if unknown:
+            raise DataError(f"user {user!r}: {len(unknown)} item(s) not in the model's vocabulary of "
+                            f"{len(self.vocab)} items (first: {unknown[0]!r}); nothing was folded in")
         for item in items:
             self.update(user, item)
 
@@ -68,11 +74,12 @@ class Recommender:
         return s
 
     def recommend(self, user: str, k: int = 10, exclude_seen: bool = True) -> list[tuple[str, float]]:
+        """The top ``k`` [(item, score)], best first; at most the number of items not excluded."""
         s = self.scores(user).clone()
         if exclude_seen and self.seen.get(user):
             s[torch.tensor(sorted(self.seen[user]), device=s.device)] = float("-inf")
-        top = s.topk(min(k, len(self.vocab)))
-        return [(self.vocab.decode(int(i)), float(v)) for i, v in zip(top.indices, top.values)]
+        top = s.topk(min(k, len(self.vocab)))  # excluded items (-inf) are dropped: fewer than k when k is large
+        return [(self.vocab.decode(int(i)), float(v)) for i, v in zip(top.indices, top.values) if v > float("-inf")]
 
 
 @torch.no_grad()

@@ -127,3 +127,26 @@ def test_stratified_folds_are_disjoint_and_balanced():
     assert (per_class.max(0) - per_class.min(0) <= 1).all()
     again = stratified_folds(labels, len(labels), 10, seed=0)
     assert all((a == b).all() for a, b in zip(folds, again))
+
+
+def test_textbook_node_classifier_is_two_convs_and_graph_mamba_starts_as_it():
+    """Node level on raw features: dropout -> GCN -> ReLU -> dropout -> GCN, no encoder or head; graph_mamba adds
+    its global SSM through zero-initialised gates, so before training it equals the GCN with the same convs."""
+    from torch_geometric.nn import GCNConv
+
+    torch.manual_seed(0)
+    n, f = 30, 12
+    x = torch.rand(n, f)
+    edge_index = torch.randint(0, n, (2, 80))
+    data = Batch.from_data_list([Data(x=x, edge_index=edge_index)])
+    gcn = GraphNet(5, "gcn", "node", d_model=16, n_layers=2, in_features=f, residual=False).eval()
+    assert [type(m) for m in gcn.convs] == [GCNConv, GCNConv] and not hasattr(gcn, "head")
+    c1, c2 = gcn.convs
+    expected = c2(torch.relu(c1(x, edge_index)), edge_index)
+    torch.testing.assert_close(gcn(data), expected)
+    gm = GraphNet(5, "graph_mamba", "node", d_model=16, n_layers=2, in_features=f, residual=False).eval()
+    gm.convs.load_state_dict(gcn.convs.state_dict())
+    torch.testing.assert_close(gm(data), expected)
+    with torch.no_grad():
+        gm.gates.fill_(1.0)
+    assert not torch.allclose(gm(data), expected)  # an open gate lets the SSM in

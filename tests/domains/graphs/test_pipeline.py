@@ -127,7 +127,7 @@ def test_node_classify_and_graph_regress_on_written_files(tmp_path):
                                                                  for i in range(0, n, 2)))
     pl.seed_everything(0)
     dm, model = registry.get("pipelines", "graphs/node-classify").instantiate(
-        model={"d_model": 8, "n_layers": 1, "eval_orders": 2},
+        model={"d_model": 8, "n_layers": 2, "eval_orders": 2},
         data={"edges": str(tmp_path / "edges.csv"), "nodes": str(tmp_path / "nodes.csv"),
               "labels": str(tmp_path / "labels.csv")})
     trainer = _quick_trainer()

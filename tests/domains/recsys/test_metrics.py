@@ -7,11 +7,12 @@ from ssmkit_recsys.metrics import RankingMetrics, target_ranks
 
 
 def brute_force(scores: np.ndarray, target: np.ndarray, seen: list[set] | None, ks=(5, 10, 20)) -> dict:
-    """Sort every user's items (1..n) by descending score, ties by index; drop seen items (not the target)."""
+    """Sort every user's items (1..n) by descending score, the target after every item tied with it; drop seen
+    items (not the target)."""
     out = {f"{m}@{k}": [] for k in ks for m in ("hr", "ndcg", "mrr")}
     for u in range(len(scores)):
         items = [i for i in range(1, scores.shape[1]) if seen is None or i not in seen[u] or i == target[u]]
-        order = sorted(items, key=lambda i: (-scores[u, i], i))
+        order = sorted(items, key=lambda i: (-scores[u, i], i == target[u]))
         rank = order.index(target[u])
         for k in ks:
             hit = rank < k
@@ -55,6 +56,9 @@ def test_hand_computed_example():
     assert target_ranks(lambda a, b: scores[:, a:b], 6, target).tolist() == [1, 3]
     ranks = target_ranks(lambda a, b: scores[:, a:b], 6, target, seen)
     assert ranks.tolist() == [1, 1]
+    flat = torch.zeros(2, 7)  # a collapsed model: every item tied, so every target ranks behind all the others
+    assert target_ranks(lambda a, b: flat[:, a:b], 6, target).tolist() == [5, 5]
+    assert target_ranks(lambda a, b: flat[:, a:b], 6, target, seen).tolist() == [5, 3]
     metric = RankingMetrics(ks=(1, 2, 3))
     metric.update(torch.tensor([1, 3]))
     m = metric.compute()

@@ -87,8 +87,14 @@ def test_recommender_update_matches_full_forward():
     order[[i - 1 for i in history]] = float("-inf")
     assert [item for item, _ in top] == [f"item{int(i) + 1}" for i in order.topk(5).indices]
     assert len(rec.recommend("alice", k=5, exclude_seen=False)) == 5
+    everything = rec.recommend("alice", k=10 * N_ITEMS)  # never the user's own items, never -inf
+    assert len(everything) == N_ITEMS - len(set(history)) and all(s > float("-inf") for _, s in everything)
     with pytest.raises(Exception, match="not in the model's vocabulary"):
         rec.update("alice", "nope")
+    before = rec.scores("alice").clone()
+    with pytest.raises(Exception, match="nothing was folded in"):
+        rec.fold("alice", ["item2", "nope"])
+    torch.testing.assert_close(rec.scores("alice"), before)  # all or nothing
     with pytest.raises(Exception, match="no interactions yet"):
         rec.recommend("bob")
     with pytest.raises(ConfigError, match="no recurrent step"):

@@ -97,6 +97,17 @@ def test_fit_test_predict_through_the_console_script(tmp_path, capsys, monkeypat
     assert "sku-2" not in {r[2] for r in rows[1:4]} and "sku-3" not in {r[2] for r in rows[1:4]}  # history excluded
     assert [p.name for p in out.parent.iterdir()] == ["top.csv"]  # no temporary left behind
 
+    # a top_k beyond the catalogue: only the items left after the history, never padding or -inf rows
+    out_all = tmp_path / "all.csv"
+    pred = _main(["recsys", "next-item", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),
+                 "--data.top_k", "500", "--output", str(out_all)], capsys)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(out_all, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    zoe = [r["item"] for r in rows if r["user"] == "zoe"]
+    assert len(zoe) == 13 and len(set(zoe)) == 13 and not {"sku-2", "sku-3", ""} & set(zoe)
+    assert all(float(r["score"]) > float("-inf") for r in rows)
+
     # predict from the saved vocabulary alone (no training log needed)
     out2 = tmp_path / "top2.csv"
     pred = _main(["recsys", "next-item", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),

@@ -124,3 +124,21 @@ def test_vocabulary_round_trip_and_unknown_ids(tmp_path):
     assert vocab.encode(["a", "zz"], unknown="skip") == [2]
     with pytest.raises(DataError, match="not a vocabulary file"):
         Vocabulary.load(_write(tmp_path / "bad.json", "[1, 2]"))
+
+
+def test_bom_gzip_and_tab_separated_pairs(tmp_path):
+    import gzip
+
+    table = "user_id,item_id,timestamp\nA,x,2\nA,y,1\nB,z,3\n"
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + table.encode())  # Excel's "CSV UTF-8"
+    assert _as_dict(read_histories(bom)) == {"A": ["y", "x"], "B": ["z"]}
+    packed = tmp_path / "log.csv.gz"
+    packed.write_bytes(gzip.compress(table.encode()))
+    assert detect_format(packed) == "table" and _as_dict(read_histories(packed)) == {"A": ["y", "x"], "B": ["z"]}
+    broken = tmp_path / "cut.csv.gz"
+    broken.write_bytes(gzip.compress(table.encode() * 50)[:40])
+    with pytest.raises(DataError, match="cut.csv.gz.*cannot read the gzip file"):
+        read_histories(broken)
+    tabs = _write(tmp_path / "pairs.txt", "1\t10\n2\t11\n1\t12\n")
+    assert detect_format(tabs) == "pairs" and _as_dict(read_histories(tabs)) == {"1": ["10", "12"], "2": ["11"]}

@@ -84,3 +84,19 @@ def test_beauty_as_released(shared_data):
     assert (len(hist), dm.n_items, hist.n_interactions) == (22_363, 12_101, 198_502)
     dm.setup("fit")
     assert len(dm.test_set) == 22_363  # every user has >= 5 items: all are tested
+
+
+def test_predict_skips_unknown_items_and_reports_them(tmp_path):
+    log = _log(tmp_path / "log.txt")
+    known = log.read_text().split()[1]
+    new = tmp_path / "new.txt"
+    new.write_text(f"ann {known} nope1\nbob nope2 nope3\ncid {known}\n")
+    dm = NextItemDataModule(path=str(log), max_len=4, predict_path=str(new), unknown_items="skip")
+    with pytest.warns(UserWarning, match=r"skipped 3 interaction.*1 user\(s\) had no known item left.*'bob'"):
+        dm.setup("predict")
+    assert dm._predict_users == ["ann", "cid"] and len(dm.predict_set) == 2
+    new.write_text("bob nope2 nope3\n")
+    with pytest.raises(DataError, match="no user has a known item"), pytest.warns(UserWarning):
+        NextItemDataModule(path=str(log), predict_path=str(new), unknown_items="skip").setup("predict")
+    with pytest.raises(DataError, match="new.txt.*line 1.*'nope2'"):
+        NextItemDataModule(path=str(log), predict_path=str(new)).setup("predict")
