@@ -48,9 +48,14 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
     model_kwargs = {"model": model, **json.loads(args.model_json)}
     data = {"dataset": dataset, "data_dir": args.data_dir, **json.loads(args.data_json)}
     start = time.perf_counter()
+    main = "test/rmse" if task == "graph-regress" else "test/acc"
     if folds:
+        def on_fold(fold: int, m: dict) -> None:  # a run cut short still shows its finished folds
+            print(f"fold {fold}: {dataset} {model} {main} {float(m[main]):.4f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
         summary = cross_validate(pipeline, model_kwargs, data, folds=folds, seed=args.seed,
-                                 trainer=_trainer_kwargs(args.epochs, pipeline))
+                                 trainer=_trainer_kwargs(args.epochs, pipeline), on_fold=on_fold)
     else:
         pl.seed_everything(args.seed, verbose=False)
         dm, net = pipeline.instantiate(model=model_kwargs, data=data)
@@ -62,7 +67,6 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
             m = t.test(net, datamodule=dm, ckpt_path="best", verbose=False)[0]
         summary = {k: (float(v), 0.0) for k, v in m.items() if k.startswith("test/")}
     seconds = time.perf_counter() - start
-    main = "test/rmse" if task == "graph-regress" else "test/acc"
     mean, std = summary[main]
     print(f"| {args.tag} | {dataset} | {model} | {main} | {mean:.4f} | {std:.4f} | "
           f"{folds or 'split'} | {seconds:.0f} s |", flush=True)
