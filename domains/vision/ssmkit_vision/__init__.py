@@ -9,8 +9,7 @@ from ssmkit import API_VERSION, Plugin
 from ssmkit.tasks import Pipeline
 
 from .datasets import DATASETS
-from .models.channel_flip import ChannelFlip
-from .models.cross_scan import CrossScan
+from .mixers import ChannelFlip, CrossScan
 from .scan import SCAN_ORDERS
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ import timm
 import torch
 from PIL import Image
 from ssmkit_vision.datasets import MODELNET10_CLASSES
-from ssmkit_vision.models.channel_flip import ChannelFlip
+from ssmkit_vision.mixers import ChannelFlip
 from ssmkit_vision.models.point_ssm import SERIAL_ALIASES, PointSSM, serial_orders
 from ssmkit_vision.pointcloud_data import (
     SYNTHETIC_CLASSES,

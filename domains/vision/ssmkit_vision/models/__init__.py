@@ -2,8 +2,7 @@
 registry (``timm.create_model("ssmkit_vim_tiny")``, ``timm.create_model("ssmkit_pointmamba")``,
 ``timm.list_models("ssmkit_*")``)."""
 
-from .channel_flip import ChannelFlip
-from .cross_scan import CrossScan
+from ..mixers import ChannelFlip, CrossScan
 from .point_ssm import PointSSM
 from .vision_ssm import MODEL_NAMES, VisionSSM
 
