@@ -199,21 +199,37 @@ def sample_mesh(verts: np.ndarray, tris: np.ndarray, n: int, rng: np.random.Gene
 
 def read_xyz(path: str | Path, columns: int = 3) -> np.ndarray:
     """Whitespace- or comma-separated rows "x y z [...]" (e.g. resampled ModelNet40's x,y,z,nx,ny,nz)
-    -> float32 (N, columns)."""
+    -> float32 (N, columns). A first row with no number in it is a header: its x, y, z columns (any case) are
+    read wherever they stand, else the first ``columns``."""
     path = Path(path)
-    rows = []
+    rows, use, seen_data = [], list(range(columns)), False
     for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
-        parts = line.replace(",", " ").split()
-        if len(parts) < columns:
-            raise DataError(f"{len(parts)} value(s), at least {columns} needed", path=path, line=no)
+        parts = [v.strip().strip('"') for v in line.replace(",", " ").split()]
+        if not seen_data and not rows and not any(_is_number(v) for v in parts):  # a header row
+            names = [v.lower() for v in parts]
+            if columns == 3 and all(c in names for c in "xyz"):
+                use = [names.index(c) for c in "xyz"]
+            seen_data = True
+            continue
+        seen_data = True
+        if len(parts) <= max(use):
+            raise DataError(f"{len(parts)} value(s), at least {max(use) + 1} needed", path=path, line=no)
         try:
-            rows.append([float(v) for v in parts[:columns]])
+            rows.append([float(parts[i]) for i in use])
         except ValueError:
             raise DataError(f"non-numeric value in {line[:40]!r}", path=path, line=no) from None
     return _finite(np.asarray(rows, dtype=np.float64).reshape(-1, columns), path)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def read_points(path: str | Path, n: int = 1024, rng: np.random.Generator | None = None) -> np.ndarray:

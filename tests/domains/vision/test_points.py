@@ -153,3 +153,17 @@ def test_real_modelnet_pcd(shared_data):
     folder = shared_data / "vision" / "modelnet10" / "chair" / "train"
     pts = read_points(sorted(folder.glob("*.pcd"))[0])
     assert pts.shape == (1024, 3) and pts.dtype == np.float32 and np.isfinite(pts).all()
+
+
+def test_text_clouds_with_a_header_row(tmp_path):
+    pts = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]])
+    csv = tmp_path / "scan.csv"
+    csv.write_text("intensity,Z,X,Y\n" + "".join(f"7,{z},{x},{y}\n" for x, y, z in pts))  # x, y, z by name
+    np.testing.assert_allclose(read_points(csv), pts)
+    plain = tmp_path / "scan.xyz"
+    plain.write_text("# exported\na b c\n" + "".join(f"{x} {y} {z}\n" for x, y, z in pts))  # first three
+    np.testing.assert_allclose(read_points(plain), pts)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,z\n1,2,3\nx,y,z\n")  # a header only on top
+    with pytest.raises(DataError, match="bad.csv.*line 3.*non-numeric"):
+        read_points(bad)
