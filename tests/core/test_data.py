@@ -168,7 +168,7 @@ def test_check_output_guards_input_files_and_files_inside_input_folders(tmp_path
     dm.check_output(scans / "new.csv")  # a new file beside the inputs
     dm.check_output(old_run)  # ssmkit's own run folder inside an input folder
     dm.check_output(tmp_path / "elsewhere.csv")
-    dm.check_output(tmp_path / "new" / "deeper" / "out.csv")  # folders that do not exist yet are made
+    dm.check_output(tmp_path / "new" / "deeper" / "out.csv")  # accepted: predict makes the missing folders
     with pytest.raises(ConfigError, match="is a folder"):
         dm.check_output(tmp_path)
     with pytest.raises(ConfigError, match="labels.csv is a file"):

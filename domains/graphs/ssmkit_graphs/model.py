@@ -163,7 +163,8 @@ class GraphNet(nn.Module):
     Data/Batch (x, edge_index, optional edge_attr, pe, batch) -> (graphs, out) or (N, out) for level "node".
 
     residual: message-passing baselines (gin, gcn, gat) add their input back and LayerNorm (False: the textbook
-    layer, better on small node-classification sets); graph_mamba always does.
+    layer, better on small node-classification sets); graph_mamba always does, except at node level on raw
+    features with residual False, where every model takes the textbook shape (the module docstring).
     order: a registered node order for the SSM layers (drawn once per forward and shared by all layers);
     randomised orders draw from ``generator`` (the global RNG when None).
     """
@@ -186,17 +187,14 @@ class GraphNet(nn.Module):
         self.level, self.pool, self.model, self.dropout = level, pool, model, dropout
         self.order = node_order(order)
         self.bidirectional = bidirectional
-        self.node_enc = FeatureEncoder(d_model, in_features, node_categories)
-        has_edges = bool(edge_features or edge_categories)
-        self.edge_enc = FeatureEncoder(d_model, edge_features, edge_categories) if has_edges else None
-        self.pe_enc = nn.Linear(pe_dim, d_model) if pe_dim else None
         # node level, raw float features, no residual: the textbook shape (see the module docstring)
         self.textbook = level == "node" and not residual and bool(in_features) and not node_categories \
             and not pe_dim and model != "gps"
         if self.textbook:
             if n_layers < (2 if model == "graph_mamba" else 1):
-                raise ConfigError(f"--model.n_layers {n_layers}: graph_mamba needs 2 or more (the SSM reads the "
-                                  "hidden layers)")
+                raise ConfigError(f"--model.n_layers {n_layers}: use 1 or more"
+                                  + (" (graph_mamba: 2 or more, its SSM reads the hidden layers)"
+                                     if model == "graph_mamba" else ""))
             dims = [in_features] + [d_model] * (n_layers - 1) + [out]
             self.convs = nn.ModuleList(_textbook_conv(model, dims[i], dims[i + 1], d_model, heads, i == n_layers - 1,
                                                       dropout)
@@ -206,7 +204,11 @@ class GraphNet(nn.Module):
             # zero-initialised gates: training starts from the plain GCN and opens the global branch where it helps
             self.gates = nn.Parameter(torch.zeros(n_layers - 1, d_model)) if model == "graph_mamba" else None
             self.act = F.elu if model == "gat" else F.relu
-            return
+            return  # no encoders: the first convolution reads the features (edge features are not used here)
+        self.node_enc = FeatureEncoder(d_model, in_features, node_categories)
+        has_edges = bool(edge_features or edge_categories)
+        self.edge_enc = FeatureEncoder(d_model, edge_features, edge_categories) if has_edges else None
+        self.pe_enc = nn.Linear(pe_dim, d_model) if pe_dim else None
         self.layers = nn.ModuleList(
             GraphLayer(model, d_model, has_edges, dropout, heads, mixer, d_state, bidirectional, residual)
             for _ in range(n_layers))

@@ -154,9 +154,10 @@ class NextItemDataModule(DataModule):
                 encoded.append(np.asarray(ids, dtype=np.int64))
                 users.append(user)
             if dropped:
-                users_left = f"; {len(empty)} user(s) had no known item left and get no rows (first: {empty[0]!r})"
+                users_left = f"; {len(empty)} user(s) had no known item left and get no rows (first: {empty[0]!r})" \
+                    if empty else ""
                 warnings.warn(f"{hist.path}: skipped {dropped} interaction(s) with items the model never saw"
-                              + (users_left if empty else ""), stacklevel=2)
+                              + users_left, stacklevel=2)
             if not encoded:
                 raise DataError("no user has a known item: nothing to recommend after", path=hist.path)
         else:

@@ -41,7 +41,7 @@ def _ahead(s: torch.Tensor, start: int, t_score: torch.Tensor, target: torch.Ten
            seen: torch.Tensor | None) -> torch.Tensor:
     """How many of items start..start+c-1 (scores s (b, c)) rank before the target (b,): (b,) long."""
     idx = torch.arange(start, start + s.shape[1], device=s.device)
-    ahead = s >= t_score  # ties count against the target (pessimistic)
+    ahead = ~(s < t_score)  # ties (and NaN scores) count against the target (pessimistic)
     ahead &= idx[None, :] != target[:, None]
     if seen is not None:
         ahead &= ~_in_seen(idx, seen)

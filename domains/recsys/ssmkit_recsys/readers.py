@@ -18,11 +18,8 @@ Ids are kept as the strings of the file; ``vocab.Vocabulary`` maps them to integ
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -79,37 +76,6 @@ def _existing(path: PathLike) -> Path:
     return path
 
 
-def _text(path: Path) -> tuple[str, str]:
-    """(text, name for messages); a .zip is opened at its ratings.dat / *.inter / only member."""
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if not n.endswith("/")]
-                chosen = [n for n in names if n.endswith("ratings.dat") or n.endswith(".inter")] or names
-                if len(chosen) != 1:
-                    raise DataError(f"zip archive with {len(chosen)} candidate files ({', '.join(chosen[:4])}); "
-                                    "unpack it and pass the interaction file", path=path)
-                raw = archive.read(chosen[0])
-                where = f"{path}!{chosen[0]}"
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
-            # a damaged archive (bad headers, CRC, truncated data), an encrypted or unsupported member
-            raise DataError(f"cannot read the zip archive ({type(exc).__name__}: {exc})", path=path) from None
-    else:
-        raw = path.read_bytes()
-        where = str(path)
-        if raw[:2] == b"\x1f\x8b":
-            try:
-                raw = gzip.decompress(raw)
-            except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
-                raise DataError(f"cannot read the gzip file ({type(exc).__name__}: {exc})", path=path) from None
-    for encoding in ("utf-8-sig", "latin-1"):  # MovieLens files are latin-1; Excel's UTF-8 starts with a BOM
-        try:
-            return raw.decode(encoding), where
-        except UnicodeDecodeError:
-            continue
-    raise DataError("cannot decode the file as text", path=where)  # pragma: no cover (latin-1 decodes all)
-
-
 def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
     """The format of ``path`` by suffix, then by its first non-empty lines."""
     path = Path(path)
@@ -129,8 +95,9 @@ def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
         return "movielens"
     if ":token" in first[0] or ":float" in first[0]:
         return "inter"
-    if "," in first[0] or ("\t" in first[0] and _names_a_user(first[0].split("\t"))):
-        return "table"  # (a tab-separated file without a user column in its first line is pairs or lines)
+    if "," in first[0] or ("\t" in first[0] and (_names_a_column(first[0].split("\t"))
+                                                 or any(len(line.split("\t")) != 2 for line in first))):
+        return "table"  # (only two tab-separated fields a line, none a column name: pairs or lines)
     widths = [len(line.split()) for line in first]
     users = [line.split()[0] for line in first]
     if all(w == 2 for w in widths) and len(set(users)) < len(users):
@@ -138,8 +105,9 @@ def detect_format(path: PathLike, text: str | TextLines | None = None) -> str:
     return "lines"
 
 
-def _names_a_user(fields: list[str]) -> bool:
-    return any(f.strip().strip('"').lower() in USER_NAMES for f in fields)
+def _names_a_column(fields: list[str]) -> bool:
+    names = USER_NAMES + ITEM_NAMES + TIME_NAMES + RATING_NAMES
+    return any(f.strip().strip('"').lower() in names for f in fields)
 
 
 def read_histories(path: PathLike, fmt: str = "auto", sep: str | None = None) -> Histories:

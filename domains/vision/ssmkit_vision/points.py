@@ -203,7 +203,7 @@ def read_xyz(path: str | Path, columns: int = 3) -> np.ndarray:
     read wherever they stand, else the first ``columns``."""
     path = Path(path)
     rows, use, seen_data = [], list(range(columns)), False
-    for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    for no, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -140,7 +140,8 @@ def test_textbook_node_classifier_is_two_convs_and_graph_mamba_starts_as_it():
     edge_index = torch.randint(0, n, (2, 80))
     data = Batch.from_data_list([Data(x=x, edge_index=edge_index)])
     gcn = GraphNet(5, "gcn", "node", d_model=16, n_layers=2, in_features=f, residual=False).eval()
-    assert [type(m) for m in gcn.convs] == [GCNConv, GCNConv] and not hasattr(gcn, "head")
+    assert [type(m) for m in gcn.convs] == [GCNConv, GCNConv]
+    assert not any(hasattr(gcn, name) for name in ("head", "node_enc", "edge_enc", "layers"))  # convs only
     c1, c2 = gcn.convs
     expected = c2(torch.relu(c1(x, edge_index)), edge_index)
     torch.testing.assert_close(gcn(data), expected)
@@ -150,3 +151,20 @@ def test_textbook_node_classifier_is_two_convs_and_graph_mamba_starts_as_it():
     with torch.no_grad():
         gm.gates.fill_(1.0)
     assert not torch.allclose(gm(data), expected)  # an open gate lets the SSM in
+
+
+
+@pytest.mark.parametrize("model", ["gat", "gin"])
+def test_textbook_gat_and_gin_layers_map_features_to_classes(model):
+    from torch_geometric.nn import GATConv, GINConv
+
+    torch.manual_seed(0)
+    x, edge_index = torch.rand(20, 6), torch.randint(0, 20, (2, 50))
+    net = GraphNet(4, model, "node", d_model=8, n_layers=3, in_features=6, residual=False).eval()
+    kind = GATConv if model == "gat" else GINConv
+    assert [type(m) for m in net.convs] == [kind] * 3
+    out = net(Data(x=x, edge_index=edge_index))
+    assert out.shape == (20, 4) and torch.isfinite(out).all()
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in net.convs.parameters())
+    if model == "gat":  # hidden layers: heads concatenated to d_model; the output layer: one head of 4 classes
+        assert net.convs[0].heads == 4 and net.convs[0].out_channels == 2 and net.convs[2].heads == 1

@@ -59,6 +59,8 @@ def test_hand_computed_example():
     flat = torch.zeros(2, 7)  # a collapsed model: every item tied, so every target ranks behind all the others
     assert target_ranks(lambda a, b: flat[:, a:b], 6, target).tolist() == [5, 5]
     assert target_ranks(lambda a, b: flat[:, a:b], 6, target, seen).tolist() == [5, 3]
+    broken = torch.full((2, 7), float("nan"))  # NaN scores rank the targets last too, never first
+    assert target_ranks(lambda a, b: broken[:, a:b], 6, target).tolist() == [5, 5]
     metric = RankingMetrics(ks=(1, 2, 3))
     metric.update(torch.tensor([1, 3]))
     m = metric.compute()

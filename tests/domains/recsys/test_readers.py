@@ -142,3 +142,8 @@ def test_bom_gzip_and_tab_separated_pairs(tmp_path):
         read_histories(broken)
     tabs = _write(tmp_path / "pairs.txt", "1\t10\n2\t11\n1\t12\n")
     assert detect_format(tabs) == "pairs" and _as_dict(read_histories(tabs)) == {"1": ["10", "12"], "2": ["11"]}
+    named = _write(tmp_path / "named.txt", "u\titem\n1\t10\n2\t11\n1\t12\n")  # a header naming a column
+    with pytest.raises(DataError, match="named.txt.*no user column"):
+        read_histories(named)
+    wide = _write(tmp_path / "wide.txt", "1\t10\t5\n2\t11\t6\n")  # three tab fields, no header: a table
+    assert detect_format(wide) == "table"

@@ -95,6 +95,11 @@ def test_predict_skips_unknown_items_and_reports_them(tmp_path):
     with pytest.warns(UserWarning, match=r"skipped 3 interaction.*1 user\(s\) had no known item left.*'bob'"):
         dm.setup("predict")
     assert dm._predict_users == ["ann", "cid"] and len(dm.predict_set) == 2
+    new.write_text(f"ann {known} nope1\ncid {known}\n")  # items dropped, nobody left empty
+    dm = NextItemDataModule(path=str(log), max_len=4, predict_path=str(new), unknown_items="skip")
+    with pytest.warns(UserWarning, match=r"skipped 1 interaction\(s\) with items the model never saw$"):
+        dm.setup("predict")
+    assert dm._predict_users == ["ann", "cid"]
     new.write_text("bob nope2 nope3\n")
     with pytest.raises(DataError, match="no user has a known item"), pytest.warns(UserWarning):
         NextItemDataModule(path=str(log), predict_path=str(new), unknown_items="skip").setup("predict")
