@@ -48,6 +48,7 @@ from .table import (
     _time_column,
     csv_errors,
     csv_options,
+    drop_blank_rows,
     fixed_step,
     infer_freq,
 )
@@ -182,16 +183,7 @@ class _Converter:
         if not frame.index.equals(pd.RangeIndex(row0, row0 + len(frame))):
             raise DataError("the data rows have more fields than the header", path=self.path, line=2)
         lines = np.arange(len(frame), dtype=np.int64) + row0 + 2
-        if len(frame):  # rows that are entirely empty (blank lines) are not data, as in table._load_csv
-            first = frame.iloc[:, 0].to_numpy(dtype=object)
-            candidates = np.flatnonzero(pd.isna(first) | (first == ""))
-            if len(candidates):
-                sub = frame.iloc[candidates]
-                blank = (sub.isna() | sub.eq("")).all(axis=1).to_numpy()
-                if blank.any():
-                    keep = np.ones(len(frame), dtype=bool)
-                    keep[candidates[blank]] = False
-                    frame, lines = frame.iloc[keep].reset_index(drop=True), lines[keep]
+        frame, lines = drop_blank_rows(frame, lines)
         if not len(frame):
             return
         src = _Source(self.path, frame.reset_index(drop=True), lines)

@@ -157,17 +157,24 @@ def _load_csv(path: Path) -> _Source:
         raise DataError("the data rows have more fields than the header", path=path, line=2)
     frame.columns = [str(c).strip() for c in frame.columns]
     lines = np.arange(len(frame), dtype=np.int64) + 2
-    if len(frame):  # rows that are entirely empty (blank lines) are not data
-        first = frame.iloc[:, 0].to_numpy(dtype=object)
-        candidates = np.flatnonzero(pd.isna(first) | (first == ""))
-        if len(candidates):
-            sub = frame.iloc[candidates]
-            blank = (sub.isna() | sub.eq("")).all(axis=1).to_numpy()
-            if blank.any():
-                keep = np.ones(len(frame), dtype=bool)
-                keep[candidates[blank]] = False
-                frame, lines = frame.iloc[keep].reset_index(drop=True), lines[keep]
+    frame, lines = drop_blank_rows(frame, lines)
     return _Source(path, frame, lines)
+
+
+def drop_blank_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Drop rows that are entirely empty (blank lines are not data); ``lines`` (n,) the file line of each row."""
+    if not len(frame):
+        return frame, lines
+    first = frame.iloc[:, 0].to_numpy(dtype=object)
+    candidates = np.flatnonzero(pd.isna(first) | (first == ""))
+    if len(candidates):
+        sub = frame.iloc[candidates]
+        blank = (sub.isna() | sub.eq("")).all(axis=1).to_numpy()
+        if blank.any():
+            keep = np.ones(len(frame), dtype=bool)
+            keep[candidates[blank]] = False
+            frame, lines = frame.iloc[keep].reset_index(drop=True), lines[keep]
+    return frame, lines
 
 
 def _load_parquet(path: Path) -> _Source:
