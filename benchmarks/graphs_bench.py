@@ -55,7 +55,8 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
 
         summary = cross_validate(pipeline, model_kwargs, data, folds=folds, seed=args.seed,
-                                 trainer=_trainer_kwargs(args.epochs, pipeline), on_fold=on_fold)
+                                 trainer=_trainer_kwargs(args.epochs, pipeline), on_fold=on_fold,
+                                 only=[int(f) for f in args.folds.split(",")] if args.folds else None)
     else:
         pl.seed_everything(args.seed, verbose=False)
         dm, net = pipeline.instantiate(model=model_kwargs, data=data)
@@ -153,6 +154,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="default: the pipeline's max_epochs")
     p.add_argument("--model-json", default="{}", help="extra model arguments for every run")
     p.add_argument("--data-json", default="{}", help="extra data arguments for every run")
+    p.add_argument("--folds", default=None, help="targets: only these fold indices, e.g. 0,1 (one process per "
+                   "fold on a many-core machine; the rows' mean/std then cover these folds only)")
     p.add_argument("--nodes", default="1000,10000,100000,1000000")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--tag", default="")

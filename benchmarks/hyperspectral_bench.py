@@ -65,13 +65,15 @@ def run(scene: str, args) -> dict:
     precision = "bf16-mixed" if torch.cuda.is_available() else "32-true"
     with tempfile.TemporaryDirectory() as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor="val/psnr", mode="max")
-        trainer = pl.Trainer(max_epochs=epochs, gradient_clip_val=1.0, logger=False, callbacks=[best],
+        limit = {"max_time": {"minutes": args.max_minutes}} if args.max_minutes else {}
+        trainer = pl.Trainer(max_epochs=epochs, gradient_clip_val=1.0, **limit, logger=False, callbacks=[best],
                              precision=precision, enable_progress_bar=False, enable_model_summary=False)
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
         fit_s = time.perf_counter() - start
         m = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
-    n_patches = dm.patches_per_epoch * epochs
+        epochs = trainer.current_epoch  # fewer than asked when --max-minutes stopped the run
+    n_patches = trainer.global_step * dm.batch_size  # optimizer steps x batch: right when cut mid-epoch too
     row = {"scene": scene, "source": dm.source, "epochs": epochs, "fit_s": round(fit_s, 1),
            "patches_per_s": round(n_patches / fit_s, 1),
            "voxels_per_s": round(n_patches * dm.patch**2 * dm.bands / fit_s),
@@ -125,6 +127,8 @@ def main() -> None:
     p.add_argument("--scenes", default="chart_and_stuffed_toy,cloth", help="test scenes, one run each")
     p.add_argument("--test-noise", default="gaussian30,gaussian50,gaussian70,blind")
     p.add_argument("--epochs", type=int, default=None, help="default: the pipeline's max_epochs")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (the best "
+                   "validation epoch so far is tested)")
     p.add_argument("--model-json", default="{}", help="HSIDenoiser arguments, e.g. '{\"d_model\": 64}'")
     p.add_argument("--data-json", default="{}", help="HSIDenoiseDataModule arguments, e.g. '{\"patch_size\": 64}'")
     p.add_argument("--tile", type=int, default=512, help="tile for the 512 x 512 timing (512: whole cube)")

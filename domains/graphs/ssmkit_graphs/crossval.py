@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
 
 
 def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: dict | None = None,
-                   seed: int = 0, on_fold: Callable[[int, dict], None] | None = None) -> dict[str, tuple[float, float]]:
+                   seed: int = 0, on_fold: Callable[[int, dict], None] | None = None,
+                   only: Sequence[int] | None = None) -> dict[str, tuple[float, float]]:
     """Fit and test ``pipeline`` on each of ``folds`` stratified folds (``data`` gets folds/fold); returns
     {metric: (mean, std)} over folds of every "test/..." metric. ``trainer``: pl.Trainer keyword arguments
-    (the best validation checkpoint of each fold is tested when checkpointing is on)."""
+    (the best validation checkpoint of each fold is tested when checkpointing is on). ``only``: run just these
+    fold indices (to spread the folds of one split over several processes; each fold is seeded alike)."""
+    chosen = range(folds) if only is None else list(only)
+    bad = [f for f in chosen if not 0 <= f < folds]
+    if bad:
+        raise ValueError(f"fold indices {bad} out of range for {folds} folds")
     results: list[dict] = []
-    for fold in range(folds):
+    for fold in chosen:
         pl.seed_everything(seed + fold, verbose=False)
         dm, net = pipeline.instantiate(model=model, data={**data, "folds": folds, "fold": fold})
         kwargs = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
