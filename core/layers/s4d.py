@@ -21,6 +21,7 @@ class S4D(nn.Module):
     """
 
     causal = True
+    recurrent_below = 8  # chunks of up to this many tokens with a carried state run as a recurrence
 
     def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 0.001, dt_max: float = 0.1,
                  dropout: float = 0.0):
@@ -37,7 +38,25 @@ class S4D(nn.Module):
         self.out = nn.Linear(d_model, 2 * d_model)
 
     def _discrete(self):
-        """dA, C * dB: (d_model, modes) complex each."""
+        """dA, C * dB: (d_model, modes) complex each. Without autograd (inference, streaming) they are kept
+        until a parameter changes (an optimizer step or ``load_state_dict`` bumps its version)."""
+        cached = self._inference_cache()
+        return (cached["dA"], cached["CdB"]) if cached is not None else self._discretise()
+
+    def _inference_cache(self) -> dict | None:
+        """{"dA", "CdB", "chunks": {L: matrix}} for the current parameters; None while autograd records."""
+        if torch.is_grad_enabled():
+            return None
+        params = (self.log_dt, self.log_A_real, self.A_imag, self.C, self.D)
+        key = tuple((p._version, p.data_ptr(), p.dtype) for p in params)
+        cached = self.__dict__.get("_cache")
+        if cached is None or cached["key"] != key:
+            dA, CdB = self._discretise()
+            cached = {"key": key, "dA": dA, "CdB": CdB, "chunks": {}}
+            self.__dict__["_cache"] = cached  # outside the module's state: never saved, moved or copied
+        return cached
+
+    def _discretise(self):
         dt = torch.exp(self.log_dt.float()).unsqueeze(-1)
         A = torch.complex(-torch.exp(self.log_A_real.float()), self.A_imag.float())
         dA = torch.exp(A * dt)
@@ -62,6 +81,8 @@ class S4D(nn.Module):
                              "mamba or mamba2")
         u = hidden.transpose(1, 2)
         L = u.shape[-1]
+        if state is not None and L <= self.recurrent_below:  # short chunks (streaming): the recurrence is cheaper
+            return self._output(self._recurrence(u, state).transpose(1, 2).to(hidden.dtype))
         y = kernels.fft_conv(u, self.kernel(L), self.D.float())
         if state is not None:
             dA, CdB = self._discrete()
@@ -71,6 +92,46 @@ class S4D(nn.Module):
             decay = powers[..., :L].flip(-1)  # dA^(L-1-t)
             state["ssm"] = h0 * powers[..., L] + torch.einsum("bdl,dml->bdm", u.float().to(decay.dtype), decay)
         return self._output(y.transpose(1, 2))
+
+    def _recurrence(self, u: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
+        """u (batch, d_model, L) from ``state`` -> the SSM's y (batch, d_model, L) float32, the state left at
+        the chunk's end: the FFT path's map for chunks of a few tokens, as one batched matmul of
+        [state as real pairs, u] by the chunk's transition matrix (``_chunk_matrix``)."""
+        b, d, L = u.shape
+        h = torch.view_as_real(state["ssm"]).reshape(b, d, 2 * self.modes)
+        out = torch.bmm(torch.cat([h, u.float()], -1).transpose(0, 1), self._chunk_matrix(L)).transpose(0, 1)
+        state["ssm"] = torch.view_as_complex(out[..., :2 * self.modes].reshape(b, d, self.modes, 2).contiguous())
+        return out[..., 2 * self.modes:]
+
+    def _chunk_matrix(self, L: int) -> torch.Tensor:
+        """(d_model, 2 modes + L, 2 modes + L) real W with [h_end, y] = [h_0, u] W for a chunk of L tokens: h as
+        (real, imaginary) pairs, h_end = dA^L h_0 + sum_t dA^(L-1-t) u_t, y_t = 2 Re(sum C dB dA^(t+1) h_0)
+        + sum_(s<=t) K_(t-s) u_s + D u_t. Kept per L while the parameters do not change (see ``_discrete``)."""
+        cached = self._inference_cache()
+        if cached is not None and L in cached["chunks"]:
+            return cached["chunks"][L]
+        dA, CdB = self._discrete()
+        dA, CdB = dA.to(torch.complex128), CdB.to(torch.complex128)
+        d, m = dA.shape
+        powers = torch.exp(torch.log(dA).unsqueeze(-1) * torch.arange(L + 1, device=dA.device))  # (d, m, L+1)
+        W = torch.zeros(d, 2 * m + L, 2 * m + L, dtype=torch.float64, device=dA.device)
+        z = powers[..., L]  # h_end from h_0: multiply by z, written on (re, im) pairs
+        k = torch.arange(m, device=dA.device)
+        W[:, 2 * k, 2 * k], W[:, 2 * k, 2 * k + 1] = z.real, z.imag
+        W[:, 2 * k + 1, 2 * k], W[:, 2 * k + 1, 2 * k + 1] = -z.imag, z.real
+        decay = powers[..., :L].flip(-1)  # (d, m, L): dA^(L-1-t), h_end from u_t
+        W[:, 2 * m:, 0:2 * m:2], W[:, 2 * m:, 1:2 * m:2] = decay.real.transpose(1, 2), decay.imag.transpose(1, 2)
+        w = CdB.unsqueeze(-1) * powers[..., 1:]  # (d, m, L): y_t from h_0 is 2 Re(w_t h_0)
+        W[:, 0:2 * m:2, 2 * m:], W[:, 1:2 * m:2, 2 * m:] = 2 * w.real, -2 * w.imag
+        K = 2 * (CdB.unsqueeze(-1) * powers[..., :L]).real.sum(1)  # (d, L) convolution kernel
+        pos = torch.arange(L, device=dA.device)
+        lag = pos.unsqueeze(0) - pos.unsqueeze(1)  # [s, t] -> t - s
+        T = torch.where(lag >= 0, K[:, lag.clamp_min(0)], torch.zeros((), dtype=K.dtype))
+        W[:, 2 * m:, 2 * m:] = T + torch.diag_embed(self.D.double().expand(L, d).t())
+        W = W.float()
+        if cached is not None:
+            cached["chunks"][L] = W
+        return W
 
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> dict[str, torch.Tensor]:
         """Zero complex state (batch, d_model, modes)."""

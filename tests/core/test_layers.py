@@ -172,3 +172,40 @@ def test_reverse_within_segments_is_an_involution_with_known_answer():
     index = reverse_within_segments(seq_idx)
     assert index.tolist() == [[2, 1, 0, 3, 5, 4], [5, 4, 3, 2, 1, 0]]
     assert torch.equal(index.gather(1, index), torch.arange(6).expand(2, 6))
+
+
+def test_s4d_short_chunks_run_as_recurrence_equal_to_the_fft_path():
+    """Chunks of up to ``recurrent_below`` tokens with a carried state take the matrix recurrence: outputs, final
+    state and gradients equal the FFT path's; without autograd its cached matrices follow parameter changes."""
+    torch.manual_seed(0)
+    m = S4D(16, d_state=8).eval()
+    x = torch.randn(3, 11, 16)
+
+    def chunked(sizes, fft: bool):
+        m.recurrent_below = 0 if fft else 8
+        state, outs, start = m.allocate_state(3), [], 0
+        for n in sizes:
+            outs.append(m(x[:, start:start + n], state))
+            start += n
+        m.recurrent_below = 8
+        return torch.cat(outs, 1), state["ssm"]
+
+    for sizes in ([1] * 11, [2] * 5 + [1], [3, 5, 3], [8, 3]):
+        with torch.no_grad():
+            (y, h), (y_ref, h_ref) = chunked(sizes, False), chunked(sizes, True)
+            torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(h, h_ref, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(y, m(x), rtol=1e-5, atol=1e-5)
+    grads = []
+    for fft in (False, True):
+        m.zero_grad()
+        chunked([2, 3, 6], fft)[0].square().sum().backward()
+        grads.append([p.grad.clone() for p in (m.log_dt, m.log_A_real, m.C, m.D)])
+    for g, g_ref in zip(*grads):
+        torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        before = chunked([2] * 5 + [1], False)[0]
+        m.log_dt.add_(0.5)  # an optimizer step changes parameters in place
+        after = chunked([2] * 5 + [1], False)[0]
+    assert (after - before).abs().max() > 1e-3
+    torch.testing.assert_close(after, m(x).detach(), rtol=1e-5, atol=1e-5)  # m(x) with autograd: no cache
