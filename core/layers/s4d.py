@@ -21,7 +21,7 @@ class S4D(nn.Module):
     """
 
     causal = True
-    recurrent_below = 8  # chunks of up to this many tokens with a carried state run as a recurrence
+    recurrent_below = 16  # chunks of up to this many tokens with a carried state run as a recurrence
 
     def __init__(self, d_model: int, d_state: int = 64, dt_min: float = 0.001, dt_max: float = 0.1,
                  dropout: float = 0.0):

@@ -182,15 +182,15 @@ def test_s4d_short_chunks_run_as_recurrence_equal_to_the_fft_path():
     x = torch.randn(3, 11, 16)
 
     def chunked(sizes, fft: bool):
-        m.recurrent_below = 0 if fft else 8
+        m.recurrent_below = 0 if fft else S4D.recurrent_below
         state, outs, start = m.allocate_state(3), [], 0
         for n in sizes:
             outs.append(m(x[:, start:start + n], state))
             start += n
-        m.recurrent_below = 8
+        del m.recurrent_below
         return torch.cat(outs, 1), state["ssm"]
 
-    for sizes in ([1] * 11, [2] * 5 + [1], [3, 5, 3], [8, 3]):
+    for sizes in ([1] * 11, [2] * 5 + [1], [3, 5, 3], [8, 3], [11]):
         with torch.no_grad():
             (y, h), (y_ref, h_ref) = chunked(sizes, False), chunked(sizes, True)
             torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)

@@ -79,25 +79,29 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
 class LogMel(nn.Module):
     """Frames (batch, n, win) -> log-mel (batch, n, n_mels), or MFCCs (batch, n, n_mfcc) when n_mfcc > 0.
 
-    Power spectrum of each Hann-windowed frame (zero-padded to n_fft), mel filters, log(x + 1e-6).
+    Power spectrum of each Hann-windowed frame (zero-padded to n_fft), mel filters, log(x + 1e-6). The
+    windowed DFT is one matmul (frames by [cos | -sin] columns with the window folded in) and the power and
+    filterbank another, so a streamed chunk of a few frames costs a handful of operations.
     """
 
     def __init__(self, rate: int, win: int, n_mels: int = 40, n_mfcc: int = 0, f_min: float = 20.0,
                  f_max: float | None = None):
         super().__init__()
         self.n_fft = 1 << max(0, (win - 1).bit_length())
-        self.register_buffer("window", torch.hann_window(win, periodic=True), persistent=False)
-        self.register_buffer("fbank", mel_filterbank(self.n_fft, n_mels, rate, f_min, f_max), persistent=False)
+        bins = self.n_fft // 2 + 1
+        angle = 2 * math.pi / self.n_fft * torch.outer(torch.arange(win, dtype=torch.float64),
+                                                      torch.arange(bins, dtype=torch.float64))
+        window = torch.hann_window(win, periodic=True, dtype=torch.float64).unsqueeze(1)
+        self.register_buffer("dft", torch.cat([window * torch.cos(angle), -window * torch.sin(angle)], 1).float(),
+                             persistent=False)  # (win, 2 bins): real and imaginary parts of the windowed DFT
+        fbank = mel_filterbank(self.n_fft, n_mels, rate, f_min, f_max)
+        self.register_buffer("fbank", torch.cat([fbank, fbank], 0), persistent=False)  # re^2 and im^2 rows alike
         self.register_buffer("dct", dct_matrix(n_mfcc, n_mels) if n_mfcc else None, persistent=False)
         self.out_features = n_mfcc or n_mels
 
     @torch.no_grad()  # no parameters: nothing to learn through the features
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        if frames.numel() == 0:  # no whole frame yet (streaming); some FFT backends refuse empty batches
-            spec = frames.new_zeros((*frames.shape[:-1], self.n_fft // 2 + 1), dtype=torch.float32)
-        else:
-            spec = torch.view_as_real(torch.fft.rfft(frames.float() * self.window, n=self.n_fft)).square().sum(-1)
-        out = torch.log(spec @ self.fbank + 1e-6)
+        out = torch.log((frames.float() @ self.dft).square() @ self.fbank + 1e-6)
         return out @ self.dct if self.dct is not None else out
 
 

@@ -50,9 +50,11 @@ class Stage(nn.Module):
 
     def push(self, x: torch.Tensor, state: dict) -> torch.Tensor:
         """Streams: tokens (batch, k, d_in) -> the (batch, k', d) completed so far."""
-        x = torch.cat([state["pending"], x], dim=1)
+        if self.pool > 1:  # tokens wait until a whole group of ``pool`` is there
+            x = torch.cat([state["pending"], x], dim=1)
         k = x.shape[1] // self.pool
-        state["pending"] = x[:, k * self.pool:]
+        if self.pool > 1:
+            state["pending"] = x[:, k * self.pool:]
         if k == 0:
             return x.new_zeros(x.shape[0], 0, self.backbone.config.d_model)
         return self.backbone(self._down(x[:, :k * self.pool]), state["ssm"])

@@ -91,3 +91,15 @@ def test_classifier_steps_and_predicts_rows():
     rows = task.predict_step(batch, 0)
     assert [r["index"] for r in rows] == [5, 7] and all(0 < r["probability"] <= 1 for r in rows)
     assert len(task.latencies) == 2 * math.ceil(3000 / 160) and task.stream_seconds == pytest.approx(0.75)
+
+
+def test_log_mel_power_spectrum_equals_the_fft_in_float64():
+    """The matmul DFT gives log(|rfft(hann * frame, n_fft)|^2 @ fbank + 1e-6) of a float64 reference."""
+    torch.manual_seed(0)
+    frames = torch.randn(2, 5, 200) * 0.3
+    mel = LogMel(8000, 200, n_mels=40)
+    power = torch.fft.rfft(frames.double() * torch.hann_window(200, periodic=True, dtype=torch.float64),
+                           n=256).abs().square()
+    ref = torch.log(power @ mel_filterbank(256, 40, 8000, 20.0).double() + 1e-6)
+    torch.testing.assert_close(mel(frames).double(), ref, rtol=1e-4, atol=1e-4)
+    assert mel(torch.zeros(1, 0, 200)).shape == (1, 0, 40)  # no whole frame yet while streaming
