@@ -82,7 +82,8 @@ class S4D(nn.Module):
         u = hidden.transpose(1, 2)
         L = u.shape[-1]
         if state is not None and L <= self.recurrent_below:  # short chunks (streaming): the recurrence is cheaper
-            return self._output(self._recurrence(u, state).transpose(1, 2).to(hidden.dtype))
+            y = self._recurrence(u, state).transpose(1, 2)
+            return self._output(y if y.dtype == hidden.dtype else y.to(hidden.dtype))
         y = kernels.fft_conv(u, self.kernel(L), self.D.float())
         if state is not None:
             dA, CdB = self._discrete()
@@ -99,7 +100,8 @@ class S4D(nn.Module):
         [state as real pairs, u] by the chunk's transition matrix (``_chunk_matrix``)."""
         b, d, L = u.shape
         h = torch.view_as_real(state["ssm"]).reshape(b, d, 2 * self.modes)
-        out = torch.bmm(torch.cat([h, u.float()], -1).transpose(0, 1), self._chunk_matrix(L)).transpose(0, 1)
+        u = u if u.dtype == torch.float32 else u.float()
+        out = torch.bmm(torch.cat([h, u], -1).transpose(0, 1), self._chunk_matrix(L)).transpose(0, 1)
         state["ssm"] = torch.view_as_complex(out[..., :2 * self.modes].reshape(b, d, self.modes, 2).contiguous())
         return out[..., 2 * self.modes:]
 
