@@ -13,7 +13,7 @@ from ssmkit.data import DataModule, dataset_root, split_indices
 from ssmkit.errors import ConfigError, DataError
 
 from .audio import crop_or_pad, normalize, read_audio
-from .features import augment_wave
+from .features import augment_wave, speed_perturb
 from .layouts import Clip, list_audio, read_folders, read_manifest, read_pattern, read_speech_commands
 
 LAYOUTS = ("auto", "folders", "speech_commands", "manifest", "pattern")
@@ -31,10 +31,10 @@ class ClipSet(Dataset):
 
     def __init__(self, clips: list[Clip], y: np.ndarray | None, index: np.ndarray, length: int, rate: int,
                  waves: list[torch.Tensor] | None, on_rate_mismatch: str, norm: str, train: bool = False,
-                 augment: bool = False, shift: int = 0, seed: int = 0):
+                 augment: bool = False, shift: int = 0, seed: int = 0, speed: float = 0.0):
         self.clips, self.y, self.index, self.length, self.rate = clips, y, np.asarray(index), length, rate
         self.waves, self.on_rate_mismatch, self.norm = waves, on_rate_mismatch, norm
-        self.train, self.augment, self.shift = train, augment, shift
+        self.train, self.augment, self.shift, self.speed = train, augment, shift, speed
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -50,6 +50,8 @@ class ClipSet(Dataset):
         wave = self.wave(j)
         offset = None
         if self.train:
+            if self.augment and self.speed:
+                wave = speed_perturb(wave, self.rate, self.rng, self.speed)
             if wave.shape[-1] > self.length:
                 offset = int(self.rng.integers(0, wave.shape[-1] - self.length + 1))
             elif self.shift:
@@ -117,7 +119,9 @@ class SpeechDataModule(DataModule):
     fixes them, "fsdd" for the FSDD dataset, else "random").
 
     Args:
-        augment: random gain and additive noise on training clips; ``shift_ms``: random leading silence.
+        augment: random gain and additive noise on training clips; ``shift_ms``: random leading silence;
+            ``speed``: with augment, play each training clip at a random speed in 1 +- speed (tempo and pitch
+            move together, as with another speaker's voice; 0 turns it off).
         cache: True decodes every clip once at setup (errors found before training); False decodes each item
             when it is drawn (memory holds a batch, not the data set); None (default) caches when the audio files
             total at most 256 MiB on disk, else reads lazily.
@@ -129,7 +133,7 @@ class SpeechDataModule(DataModule):
                  test_speakers: list[str] | None = None, val_speakers: list[str] | None = None,
                  val_fraction: float = 0.1, test_fraction: float = 0.2, sample_rate: int = 8000,
                  clip_seconds: float = 1.0, on_rate_mismatch: str = "resample", normalize: str = "peak",
-                 augment: bool = True, shift_ms: float = 100.0, cache: bool | None = None,
+                 augment: bool = True, shift_ms: float = 100.0, speed: float = 0.1, cache: bool | None = None,
                  predict_path: str | None = None,
                  batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
@@ -145,6 +149,9 @@ class SpeechDataModule(DataModule):
         self.sample_rate, self.clip_seconds = sample_rate, clip_seconds
         self.on_rate_mismatch, self.normalize, self.augment = on_rate_mismatch, normalize, augment
         self.shift_ms, self.cache, self.predict_path = shift_ms, cache, predict_path
+        if not 0 <= speed < 1:
+            raise ConfigError(f"--data.speed {speed}: give a fraction in [0, 1) (0.1: speeds 0.9-1.1)")
+        self.speed = speed
         self.length = int(round(sample_rate * clip_seconds))
         self._clips: list[Clip] | None = None
 
@@ -252,7 +259,8 @@ class SpeechDataModule(DataModule):
         common = {"length": self.length, "rate": self.sample_rate, "waves": waves,
                   "on_rate_mismatch": self.on_rate_mismatch, "norm": self.normalize}
         self.train_set = ClipSet(clips, y, train, train=True, augment=self.augment,
-                                 shift=int(self.shift_ms * self.sample_rate / 1000), seed=self.seed, **common)
+                                 shift=int(self.shift_ms * self.sample_rate / 1000), seed=self.seed, speed=self.speed,
+                                 **common)
         self.val_set = ClipSet(clips, y, val, **common) if len(val) else None
         self.test_set = ClipSet(clips, y, test, **common) if len(test) else None
         self.split_speakers = {name: sorted({clips[i].speaker for i in part if clips[i].speaker})

@@ -137,4 +137,18 @@ def augment_wave(wave: torch.Tensor, rng, gain_db: float = 6.0, noise_snr_db: fl
     return wave
 
 
-__all__ = ["Framer", "LogMel", "mel_filterbank", "dct_matrix", "spec_augment", "augment_wave"]
+def speed_perturb(wave: torch.Tensor, rate: int, rng, max_change: float = 0.1, step: int = 100) -> torch.Tensor:
+    """Play ``wave`` (samples,) at a random speed in [1 - max_change, 1 + max_change]: resampled as if recorded
+    at ``rate * factor``, so tempo and pitch (formants) both move, the way Kaldi's speed perturbation imitates
+    other speakers. The assumed rate is rounded to a multiple of ``step`` Hz (a short polyphase filter)."""
+    if not max_change:
+        return wave
+    import torchaudio.functional as AF
+
+    source = int(round(rate * rng.uniform(1 - max_change, 1 + max_change) / step)) * step
+    if source == rate or source <= 0:
+        return wave
+    return AF.resample(wave, orig_freq=source, new_freq=rate)
+
+
+__all__ = ["Framer", "LogMel", "mel_filterbank", "dct_matrix", "spec_augment", "augment_wave", "speed_perturb"]

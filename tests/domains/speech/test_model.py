@@ -103,3 +103,22 @@ def test_log_mel_power_spectrum_equals_the_fft_in_float64():
     ref = torch.log(power @ mel_filterbank(256, 40, 8000, 20.0).double() + 1e-6)
     torch.testing.assert_close(mel(frames).double(), ref, rtol=1e-4, atol=1e-4)
     assert mel(torch.zeros(1, 0, 200)).shape == (1, 0, 40)  # no whole frame yet while streaming
+
+
+def test_speed_perturbation_moves_tempo_and_pitch_together():
+    """A 440 Hz tone played at speed f lasts 1/f as long and sounds at 440 f Hz; 0 leaves it alone."""
+    import numpy as np
+    from ssmkit_speech.features import speed_perturb
+
+    tone = torch.sin(2 * math.pi * 440 * torch.arange(8000) / 8000)
+    rng = np.random.default_rng(3)
+    factors = []
+    for _ in range(4):
+        out = speed_perturb(tone, 8000, rng, max_change=0.1)
+        f = 8000 / out.shape[-1]
+        factors.append(f)
+        assert 0.89 < f < 1.11
+        peak = float(torch.fft.rfft(out).abs().argmax()) * 8000 / out.shape[-1]
+        assert abs(peak - 440 * f) < 2.0, (f, peak)
+    assert len({round(f, 3) for f in factors}) > 1  # random speeds
+    assert speed_perturb(tone, 8000, rng, max_change=0.0) is tone
