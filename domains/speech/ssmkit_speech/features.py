@@ -16,6 +16,8 @@ from torch import nn
 
 from ssmkit.errors import ConfigError
 
+from .audio import resample
+
 
 class Framer:
     """Cut (batch, samples) into causal frames (batch, n, win) every ``hop`` samples."""
@@ -143,12 +145,10 @@ def speed_perturb(wave: torch.Tensor, rate: int, rng, max_change: float = 0.1, s
     other speakers. The assumed rate is rounded to a multiple of ``step`` Hz (a short polyphase filter)."""
     if not max_change:
         return wave
-    import torchaudio.functional as AF
-
     source = int(round(rate * rng.uniform(1 - max_change, 1 + max_change) / step)) * step
     if source == rate or source <= 0:
         return wave
-    return AF.resample(wave, orig_freq=source, new_freq=rate)
+    return resample(wave, source, rate)
 
 
 __all__ = ["Framer", "LogMel", "mel_filterbank", "dct_matrix", "spec_augment", "augment_wave", "speed_perturb"]
