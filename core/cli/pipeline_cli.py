@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import re
 import sys
 import warnings
@@ -98,6 +99,14 @@ class PipelineCLI(LightningCLI):
         if "verbose" in kwargs:
             kwargs["verbose"] = False  # our own metrics table replaces Lightning's
         return kwargs
+
+    def before_fit(self) -> None:
+        # one SIGTERM message: ours, with the resume command (_run_subcommand); not Lightning's "Received SIGTERM"
+        # nor the callback's log line as well
+        logging.getLogger("pytorch_lightning.trainer.connectors.signal_connector").setLevel(logging.WARNING)
+        for cb in self.trainer.callbacks:
+            if isinstance(cb, LastCheckpoint):
+                cb.quiet = True
 
     def after_fit(self) -> None:
         log_dir = self.trainer.log_dir  # a collective under DDP: every rank asks, rank 0 reports

@@ -60,6 +60,8 @@ class LastCheckpoint(Callback):
     uninterrupted one would have.
     """
 
+    quiet = False  # True: the caller reports the SIGTERM checkpoint itself (the console script does)
+
     def __init__(self, every_n_steps: int | None = None):
         if every_n_steps is not None and every_n_steps < 1:
             raise ConfigError(f"last_checkpoint.every_n_steps must be 1 or more, got {every_n_steps}")
@@ -101,7 +103,9 @@ class LastCheckpoint(Callback):
     def _on_sigterm(self, trainer) -> None:
         if self.saved is None and trainer.global_step > 0:
             self.saved = self._save(trainer)
-            rank_zero_info(f"SIGTERM: saved {self.saved} (epoch {trainer.current_epoch}, step {trainer.global_step})")
+            if not self.quiet:
+                rank_zero_info(f"SIGTERM: saved {self.saved} (epoch {trainer.current_epoch}, "
+                               f"step {trainer.global_step})")
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": rng_states()}

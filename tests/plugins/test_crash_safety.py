@@ -49,6 +49,7 @@ def test_sigterm_saves_last_and_fit_ckpt_path_last_resumes(tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-2000:]  # 128 + SIGTERM, documented in PipelineCLI
     assert "ssmkit: stopped by SIGTERM at epoch" in err
+    assert (err + out).count("SIGTERM") == 1, err[-2000:]  # one message, not the callback's log line as well
     assert "(resume: ssmkit template classify fit --ckpt_path last)" in err
     stopped = torch.load(_last(tmp_path, 0), weights_only=True)
     assert stopped["global_step"] > 0 and f"step {stopped['global_step']}; saved" in err
