@@ -94,15 +94,17 @@ class SpeechNet(nn.Module):
             hop *= s.pool
         return hop
 
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frames (batch, n, win) -> tokens (batch, n, d_front)."""
+    def embed(self, frames: torch.Tensor, mask: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
+        """Frames (batch, n, win) [+ real-frame mask (batch, n); a stream's state dict] -> tokens (batch, n,
+        d_front)."""
         raise NotImplementedError
 
     def features(self, wave: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, samples) -> last-stage tokens (batch, n, d_model) and their mask (batch, n)."""
-        x = self.embed(self.framer.frames(wave))
+        frames = self.framer.frames(wave)
         hop = self.framer.hop
-        tok_mask = None if mask is None else mask[:, :x.shape[1] * hop:hop]
+        tok_mask = None if mask is None else mask[:, :frames.shape[1] * hop:hop]
+        x = self.embed(frames, tok_mask)
         for stage in self.stages:
             x, tok_mask = stage(x, tok_mask)
         if tok_mask is None:
@@ -132,7 +134,7 @@ class SpeechNet(nn.Module):
     def stream_push(self, chunk: torch.Tensor, state: dict) -> None:
         """Feed the next samples (batch, n) of the clips; any n, tokens complete when their hop is."""
         frames, state["samples"] = self.framer.push(state["samples"], chunk)
-        x = self.embed(frames)
+        x = self.embed(frames, state=state.setdefault("embed", {}))
         for stage, s in zip(self.stages, state["stages"]):
             x = stage.push(x, s)
         state["sum"] += x.sum(1)
@@ -157,7 +159,7 @@ class RawWaveNet(SpeechNet):
                          bidirectional, dropout, mixer_options)
         self.front = nn.Sequential(nn.Linear(win, d_model), nn.GELU(), nn.Linear(d_model, d_model))
 
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+    def embed(self, frames: torch.Tensor, mask: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         return self.front(frames)
 
 
@@ -165,21 +167,38 @@ class SpectrogramNet(SpeechNet):
     """Log-mel (or MFCC) frames of ``win`` samples every ``hop`` as tokens -> SSM stages.
 
     Log-mel values are shifted and scaled by fixed constants (a causal, per-frame map) then projected.
-    ``specaugment``: mask bands and runs of frames while training.
+    ``specaugment``: mask bands and runs of frames while training. ``cmn`` > 0: causal mean normalisation, each
+    frame's features minus the running mean of the clip's frames so far (with ``cmn`` frames of zeros as the
+    prior), which removes a microphone's or voice's fixed spectral tilt and still streams.
     """
 
     def __init__(self, num_classes: int, rate: int = 8000, win: int = 200, hop: int = 80, n_mels: int = 40,
                  n_mfcc: int = 0, d_model: int = 64, n_layers: int | list[int] = 2, pools: list[int] = (1,),
                  mixer: str = "s4d", d_state: int = 32, bidirectional: bool = False, dropout: float = 0.1,
-                 specaugment: bool = True, mixer_options: dict | None = None):
+                 specaugment: bool = True, mixer_options: dict | None = None, cmn: float = 0.0):
         super().__init__(num_classes, Framer(win, hop), d_model, d_model, n_layers, list(pools), mixer, d_state,
                          bidirectional, dropout, mixer_options)
+        if cmn < 0:
+            raise ConfigError(f"cmn={cmn}: give the prior's weight in frames (0 turns the normalisation off)")
         self.logmel = LogMel(rate, win, n_mels, n_mfcc)
         self.front = nn.Linear(self.logmel.out_features, d_model)
-        self.specaugment = specaugment
+        self.specaugment, self.cmn = specaugment, cmn
 
-    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+    def _normalise(self, feats: torch.Tensor, mask: torch.Tensor | None, state: dict | None) -> torch.Tensor:
+        """feats (b, n, f) minus the causal running mean sum_(s<=t) x_s / (cmn + count_t) over real frames."""
+        real = torch.ones_like(feats[..., :1]) if mask is None else mask[:, :feats.shape[1], None].to(feats.dtype)
+        total, count = torch.cumsum(feats * real, 1), torch.cumsum(real, 1)
+        if state is not None:  # a stream: add what earlier chunks saw, keep the new totals
+            total = total + state.get("cmn_sum", 0.0)
+            count = count + state.get("cmn_count", 0.0)
+            if feats.shape[1]:
+                state["cmn_sum"], state["cmn_count"] = total[:, -1:], count[:, -1:]
+        return feats - total / (self.cmn + count)
+
+    def embed(self, frames: torch.Tensor, mask: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         feats = (self.logmel(frames) + 6.0) / 4.0
+        if self.cmn:
+            feats = self._normalise(feats, mask, state)
         if self.training and self.specaugment:
             feats = spec_augment(feats)
         return self.front(feats)

@@ -11,12 +11,13 @@ from ssmkit_speech.task import SpeechClassifier, build_net
 from ssmkit.errors import ConfigError
 
 
-@pytest.mark.parametrize("model", ["spectrogram", "raw"])
+@pytest.mark.parametrize("model", ["spectrogram", "raw", "spectrogram+cmn"])
 @pytest.mark.parametrize("mixer", ["s4d", "mamba"])
 def test_streaming_in_chunks_equals_the_whole_clip(model, mixer):
     torch.manual_seed(0)
-    net = build_net(model, 5, 8000, d_model=16, n_layers=1, mixer=mixer, d_state=8,
-                    pools=[1, 2] if model == "raw" else None).eval()
+    extra = {"cmn": 10.0} if model.endswith("+cmn") else {}
+    net = build_net(model.split("+")[0], 5, 8000, d_model=16, n_layers=1, mixer=mixer, d_state=8,
+                    pools=[1, 2] if model == "raw" else None, **extra).eval()
     wave = torch.randn(2, 2400) * 0.3
     full = net(wave)
     for chunk in (160, 77, 1000):  # 20 ms, a size that matches no hop, and a long one
@@ -122,3 +123,19 @@ def test_speed_perturbation_moves_tempo_and_pitch_together():
         assert abs(peak - 440 * f) < 2.0, (f, peak)
     assert len({round(f, 3) for f in factors}) > 1  # random speeds
     assert speed_perturb(tone, 8000, rng, max_change=0.0) is tone
+
+
+def test_causal_mean_normalisation_follows_its_definition_and_ignores_padding():
+    """Frame t becomes x_t - sum_(s<=t) x_s / (cmn + t + 1) (float64 loop); padded frames leave real ones alone."""
+    torch.manual_seed(0)
+    net = build_net("spectrogram", 3, 8000, d_model=8, n_layers=1, d_state=4, cmn=5.0).eval()
+    feats = torch.randn(2, 7, 40)
+    out = net._normalise(feats, None, None).double()
+    x = feats.double()
+    for t in range(7):
+        torch.testing.assert_close(out[:, t], x[:, t] - x[:, :t + 1].sum(1) / (5 + t + 1))
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    padded = net._normalise(feats, mask, None)
+    torch.testing.assert_close(padded[1, :4], net._normalise(feats[1:, :4], None, None)[0])
+    with pytest.raises(ConfigError, match="cmn"):
+        build_net("raw", 3, 8000, cmn=5.0)
