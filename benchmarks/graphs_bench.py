@@ -69,9 +69,10 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
         summary = {k: (float(v), 0.0) for k, v in m.items() if k.startswith("test/")}
     seconds = time.perf_counter() - start
     mean, std = summary[main]
-    print(f"| {args.tag} | {dataset} | {model} | {main} | {mean:.4f} | {std:.4f} | "
-          f"{folds or 'split'} | {seconds:.0f} s |", flush=True)
-    return {"task": task, "dataset": dataset, "model": model, "folds": folds, "seconds": round(seconds, 1),
+    ran = (f"{args.folds} of {folds}" if args.folds else folds) if folds else "split"
+    print(f"| {args.tag} | {dataset} | {model} | {main} | {mean:.4f} | {std:.4f} | {ran} | {seconds:.0f} s |",
+          flush=True)
+    return {"task": task, "dataset": dataset, "model": model, "folds": ran, "seconds": round(seconds, 1),
             **{k: {"mean": round(m, 4), "std": round(s, 4)} for k, (m, s) in summary.items()}}
 
 

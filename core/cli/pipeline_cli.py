@@ -102,8 +102,10 @@ class PipelineCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # one SIGTERM message: ours, with the resume command (_run_subcommand); not Lightning's "Received SIGTERM"
-        # nor the callback's log line as well
-        logging.getLogger("pytorch_lightning.trainer.connectors.signal_connector").setLevel(logging.WARNING)
+        # (only that line: its SLURM requeue messages stay) nor the callback's log line as well
+        log = logging.getLogger("pytorch_lightning.trainer.connectors.signal_connector")
+        if not any(isinstance(f, _DropSigtermNotice) for f in log.filters):
+            log.addFilter(_DropSigtermNotice())
         for cb in self.trainer.callbacks:
             if isinstance(cb, LastCheckpoint):
                 cb.quiet = True
@@ -163,6 +165,11 @@ class PipelineCLI(LightningCLI):
         path = dm.write_predictions(rows, path)
         for written in getattr(dm, "written", None) or [path]:  # a data module may write more than one file
             console.print(f"wrote {written}")
+
+
+class _DropSigtermNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Received SIGTERM" not in record.getMessage()
 
 
 def _config_beside(ckpt: str) -> str | None:

@@ -38,23 +38,42 @@ class S4D(nn.Module):
         self.out = nn.Linear(d_model, 2 * d_model)
 
     def _discrete(self):
-        """dA, C * dB: (d_model, modes) complex each. Without autograd (inference, streaming) they are kept
-        until a parameter changes (an optimizer step or ``load_state_dict`` bumps its version)."""
-        cached = self._inference_cache()
+        """dA, C * dB: (d_model, modes) complex each. For the state-carrying paths (``step``, short chunks) of a
+        module in eval mode without autograd they are kept (``_stream_cache``)."""
+        cached = self._stream_cache()
         return (cached["dA"], cached["CdB"]) if cached is not None else self._discretise()
 
-    def _inference_cache(self) -> dict | None:
-        """{"dA", "CdB", "chunks": {L: matrix}} for the current parameters; None while autograd records."""
-        if torch.is_grad_enabled():
+    def _stream_cache(self) -> dict | None:
+        """{"dA", "CdB", "chunks": {L: matrix}} kept between streamed chunks, or None where it must not be used:
+        while autograd records, in training mode, while compiling, for inference-mode parameters. Keyed on the
+        parameters' versions and storage; cleared by ``train()`` and device/dtype moves, so parameters updated
+        without a version bump (fused optimizers, ``.data`` writes) are read afresh after the next ``train()``."""
+        if torch.is_grad_enabled() or self.training or torch.compiler.is_compiling():
             return None
         params = (self.log_dt, self.log_A_real, self.A_imag, self.C, self.D)
-        key = tuple((p._version, p.data_ptr(), p.dtype) for p in params)
+        if any(p.is_inference() for p in params):
+            return None
+        key = tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in params)
         cached = self.__dict__.get("_cache")
         if cached is None or cached["key"] != key:
             dA, CdB = self._discretise()
             cached = {"key": key, "dA": dA, "CdB": CdB, "chunks": {}}
-            self.__dict__["_cache"] = cached  # outside the module's state: never saved, moved or copied
+            self.__dict__["_cache"] = cached
         return cached
+
+    def train(self, mode: bool = True):
+        self.__dict__.pop("_cache", None)
+        return super().train(mode)
+
+    def _apply(self, fn, *args, **kwargs):
+        self.__dict__.pop("_cache", None)
+        return super()._apply(fn, *args, **kwargs)
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state.pop("_cache", None)  # derived tensors: never pickled or deep-copied
+        return state
 
     def _discretise(self):
         dt = torch.exp(self.log_dt.float()).unsqueeze(-1)
@@ -64,7 +83,7 @@ class S4D(nn.Module):
 
     def kernel(self, L: int) -> torch.Tensor:
         """Convolution kernel (d_model, L)."""
-        dA, CdB = self._discrete()
+        dA, CdB = self._discretise()
         powers = torch.exp(torch.log(dA).unsqueeze(-1) * torch.arange(L, device=dA.device))  # (d, modes, L)
         return 2 * torch.einsum("dm,dml->dl", CdB, powers).real
 
@@ -99,17 +118,18 @@ class S4D(nn.Module):
         the chunk's end: the FFT path's map for chunks of a few tokens, as one batched matmul of
         [state as real pairs, u] by the chunk's transition matrix (``_chunk_matrix``)."""
         b, d, L = u.shape
-        h = torch.view_as_real(state["ssm"]).reshape(b, d, 2 * self.modes)
-        u = u if u.dtype == torch.float32 else u.float()
-        out = torch.bmm(torch.cat([h, u], -1).transpose(0, 1), self._chunk_matrix(L)).transpose(0, 1)
-        state["ssm"] = torch.view_as_complex(out[..., :2 * self.modes].reshape(b, d, self.modes, 2).contiguous())
+        with torch.autocast(u.device.type, enabled=False):  # the carried state stays float32 under bf16 autocast
+            h = torch.view_as_real(state["ssm"]).reshape(b, d, 2 * self.modes)
+            u = u if u.dtype == torch.float32 else u.float()
+            out = torch.bmm(torch.cat([h, u], -1).transpose(0, 1), self._chunk_matrix(L)).transpose(0, 1)
+            state["ssm"] = torch.view_as_complex(out[..., :2 * self.modes].reshape(b, d, self.modes, 2).contiguous())
         return out[..., 2 * self.modes:]
 
     def _chunk_matrix(self, L: int) -> torch.Tensor:
         """(d_model, 2 modes + L, 2 modes + L) real W with [h_end, y] = [h_0, u] W for a chunk of L tokens: h as
         (real, imaginary) pairs, h_end = dA^L h_0 + sum_t dA^(L-1-t) u_t, y_t = 2 Re(sum C dB dA^(t+1) h_0)
         + sum_(s<=t) K_(t-s) u_s + D u_t. Kept per L while the parameters do not change (see ``_discrete``)."""
-        cached = self._inference_cache()
+        cached = self._stream_cache()
         if cached is not None and L in cached["chunks"]:
             return cached["chunks"][L]
         dA, CdB = self._discrete()

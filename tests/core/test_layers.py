@@ -209,3 +209,38 @@ def test_s4d_short_chunks_run_as_recurrence_equal_to_the_fft_path():
         after = chunked([2] * 5 + [1], False)[0]
     assert (after - before).abs().max() > 1e-3
     torch.testing.assert_close(after, m(x).detach(), rtol=1e-5, atol=1e-5)  # m(x) with autograd: no cache
+
+
+def test_s4d_stream_cache_is_never_stale_nor_used_where_it_must_not_be():
+    """Parameters written without a version bump (a fused optimizer, ``.data``) are read afresh after ``train()``;
+    a module built under inference_mode runs; under bf16 autocast the short-chunk path keeps a float32 state equal
+    to the one without autocast; pickling leaves the cache behind."""
+    import copy
+    import pickle
+
+    torch.manual_seed(0)
+    m = S4D(8, d_state=4).eval()
+    x = torch.randn(1, 3, 8)
+
+    def stream(module, **autocast):
+        state = module.allocate_state(1)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(autocast)):
+            for t in range(3):
+                module(x[:, t:t + 1], state)
+        return state["ssm"]
+
+    before = stream(m)
+    m.log_dt.data.add_(0.7)  # no version bump
+    m.train()
+    m.eval()
+    after = stream(m)
+    fresh = stream(copy.deepcopy(m))
+    assert (after - before).abs().max() > 1e-3
+    torch.testing.assert_close(after, fresh)
+    with_autocast = stream(m, autocast=True)
+    assert with_autocast.dtype == torch.cfloat
+    torch.testing.assert_close(with_autocast, after, rtol=1e-5, atol=1e-5)  # the recurrence stays float32
+    assert "_cache" not in pickle.loads(pickle.dumps(m)).__dict__
+    with torch.inference_mode():
+        built = S4D(8, d_state=4).eval()
+        assert built(x, built.allocate_state(1)).shape == x.shape

@@ -20,6 +20,8 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
     bad = [f for f in chosen if not 0 <= f < folds]
     if bad:
         raise ValueError(f"fold indices {bad} out of range for {folds} folds")
+    if not chosen or len(set(chosen)) != len(chosen):
+        raise ValueError(f"folds to run {list(chosen)}: give distinct fold indices, at least one")
     results: list[dict] = []
     for fold in chosen:
         pl.seed_everything(seed + fold, verbose=False)

@@ -103,8 +103,9 @@ class LogMel(nn.Module):
 
     @torch.no_grad()  # no parameters: nothing to learn through the features
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        out = torch.log((frames.float() @ self.dft).square() @ self.fbank + 1e-6)
-        return out @ self.dct if self.dct is not None else out
+        with torch.autocast(frames.device.type, enabled=False):  # float32 under bf16-mixed: same features as on CPU
+            out = torch.log((frames.float() @ self.dft).square() @ self.fbank + 1e-6)
+            return out @ self.dct if self.dct is not None else out
 
 
 def spec_augment(x: torch.Tensor, freq_masks: int = 2, freq_width: int = 6, time_masks: int = 2,

@@ -40,8 +40,8 @@ class Stage(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self._down(x)
-        if mask is not None:  # a pooled token is real when its first input token is
-            mask = mask[:, :x.shape[1] * self.pool:self.pool]
+        if mask is not None:  # a pooled token is real when its last input token is (as for frames)
+            mask = mask[:, self.pool - 1:x.shape[1] * self.pool:self.pool]
         return self.backbone(x), mask
 
     def start(self, batch: int, d_in: int, device=None) -> dict:
@@ -103,7 +103,8 @@ class SpeechNet(nn.Module):
         """(batch, samples) -> last-stage tokens (batch, n, d_model) and their mask (batch, n)."""
         frames = self.framer.frames(wave)
         hop = self.framer.hop
-        tok_mask = None if mask is None else mask[:, :frames.shape[1] * hop:hop]
+        # a frame is real when its last sample is: a padded clip then has the frames of the unpadded one
+        tok_mask = None if mask is None else mask[:, hop - 1:frames.shape[1] * hop:hop]
         x = self.embed(frames, tok_mask)
         for stage in self.stages:
             x, tok_mask = stage(x, tok_mask)
@@ -132,7 +133,8 @@ class SpeechNet(nn.Module):
 
     @torch.inference_mode()  # cheaper per op than no_grad: streaming is launch-bound
     def stream_push(self, chunk: torch.Tensor, state: dict) -> None:
-        """Feed the next samples (batch, n) of the clips; any n, tokens complete when their hop is."""
+        """Feed the next samples (batch, n) of the clips; any n, tokens complete when their hop is. Runs in
+        inference mode, so the state holds inference tensors: use it only through stream_push / stream_logits."""
         frames, state["samples"] = self.framer.push(state["samples"], chunk)
         x = self.embed(frames, state=state.setdefault("embed", {}))
         for stage, s in zip(self.stages, state["stages"]):
@@ -140,7 +142,7 @@ class SpeechNet(nn.Module):
         state["sum"] += x.sum(1)
         state["count"] += x.shape[1]
 
-    @torch.inference_mode()
+    @torch.no_grad()  # outside inference mode: the logits are a normal tensor even though the state is not
     def stream_logits(self, state: dict) -> torch.Tensor:
         """Logits (batch, num_classes) of everything fed so far."""
         if state["count"] == 0:

@@ -172,3 +172,6 @@ def test_cross_validate_runs_only_the_chosen_folds(tmp_path):
     assert abs(mean - sum(a for _, a in seen) / 2) < 1e-9
     with pytest.raises(ValueError, match=r"\[4\] out of range for 4 folds"):
         cross_validate(pipe, {}, data, folds=4, only=[4])
+    for only in ([], [1, 1]):
+        with pytest.raises(ValueError, match="distinct fold indices, at least one"):
+            cross_validate(pipe, {}, data, folds=4, only=only)

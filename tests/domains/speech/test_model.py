@@ -139,3 +139,20 @@ def test_causal_mean_normalisation_follows_its_definition_and_ignores_padding():
     torch.testing.assert_close(padded[1, :4], net._normalise(feats[1:, :4], None, None)[0])
     with pytest.raises(ConfigError, match="cmn"):
         build_net("raw", 3, 8000, cmn=5.0)
+
+
+@pytest.mark.parametrize("options", [{}, {"cmn": 10.0}, {"pools": [1, 2]}])
+def test_a_padded_clip_with_its_mask_gives_the_unpadded_logits(options):
+    """Frames (and pooled tokens) count as real when their last sample is, so padding never leaks in."""
+    torch.manual_seed(0)
+    net = build_net("spectrogram", 4, 8000, d_model=8, n_layers=1, d_state=4, **options).eval()
+    wave = torch.randn(1, 1003) * 0.3  # not a multiple of the 80-sample hop
+    padded = torch.cat([wave, torch.zeros(1, 597)], 1)
+    mask = torch.arange(1600).unsqueeze(0) < 1003
+    with torch.no_grad():
+        torch.testing.assert_close(net(padded, mask), net(wave), atol=1e-5, rtol=1e-5)
+    state = net.stream_start(1)
+    net.stream_push(wave[0:1], state)
+    logits = net.stream_logits(state)
+    assert not logits.is_inference()
+    torch.testing.assert_close(logits, net(wave).detach(), atol=2e-5, rtol=1e-4)
