@@ -156,3 +156,12 @@ def test_a_padded_clip_with_its_mask_gives_the_unpadded_logits(options):
     logits = net.stream_logits(state)
     assert not logits.is_inference()
     torch.testing.assert_close(logits, net(wave).detach(), atol=2e-5, rtol=1e-4)
+
+
+def test_a_checkpoint_from_before_cmn_must_be_run_without_it():
+    task = SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4)
+    old = {"hyper_parameters": {k: v for k, v in task.hparams.items() if k != "cmn"}}
+    with pytest.raises(ConfigError, match="--model.cmn 0"):
+        task.on_load_checkpoint(old)
+    SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4, cmn=0).on_load_checkpoint(old)
+    task.on_load_checkpoint({"hyper_parameters": dict(task.hparams)})  # a checkpoint that records cmn
