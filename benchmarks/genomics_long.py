@@ -1,6 +1,11 @@
 """Long DNA sequences: training and inference speed and peak memory against length.
 
     python benchmarks/genomics_long.py [--lengths 1024,4096,16384,65536,131072] [--json out.json]
+    python benchmarks/genomics_long.py --lengths 262144,524288,1048576,2097152 --repeats 1 --only train
+
+Every training step checks that its loss and every gradient are finite (bf16 autocast on a GPU) and
+stops with an error otherwise. A length that runs out of GPU memory is reported as not fitting and
+ends the sweep (longer ones would not fit either).
 
 Rows: the default classifier (bidirectional, reverse-complement equivariant Mamba, d_model 128,
 4 layers, batch 1, one training step = forward + backward + AdamW; inference = forward without
@@ -57,6 +62,10 @@ def bench(L: int, args, device: str) -> list[dict]:
         with torch.autocast(device, dtype=dtype, enabled=device == "cuda"):
             loss = torch.nn.functional.cross_entropy(clf(x).float(), y)
         loss.backward()
+        grads = [p.grad for p in clf.parameters() if p.grad is not None]
+        finite = torch.isfinite(loss) & torch.stack([torch.isfinite(g).all() for g in grads]).all()
+        if not bool(finite):
+            raise FloatingPointError(f"length {L}: loss {loss.item()} or a gradient is not finite")
         opt.step()
         opt.zero_grad(set_to_none=True)
 
@@ -74,12 +83,21 @@ def bench(L: int, args, device: str) -> list[dict]:
         lm_opt.step()
         lm_opt.zero_grad(set_to_none=True)
 
-    for name, fn in (("classify train step", train_step), ("classify inference", infer),
-                     (f"pretrain step (chunks of {args.chunk})", lm_step)):
+    jobs = {"train": ("classify train step", train_step), "infer": ("classify inference", infer),
+            "pretrain": (f"pretrain step (chunks of {args.chunk})", lm_step)}
+    for key in args.only.split(","):
+        name, fn = jobs[key]
         if device == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        seconds = _time(fn, args.repeats)
+        try:
+            seconds = _time(fn, args.repeats)
+        except torch.OutOfMemoryError:
+            opt.zero_grad(set_to_none=True)
+            lm_opt.zero_grad(set_to_none=True)
+            print(f"| {name} | {L:,} | does not fit | - | - |", flush=True)
+            rows.append({"what": name, "length": L, "fits": False, "device": device})
+            continue
         row = {"what": name, "length": L, "seconds": round(seconds, 4), "tokens_per_s": round(L / seconds),
                "peak_mb": round(_peak_mb(device), 1), "device": device}
         print(f"| {name} | {L:,} | {row['tokens_per_s']:,} | {row['peak_mb']:,.0f} | {seconds * 1e3:.1f} |",
@@ -95,6 +113,7 @@ def main() -> None:
     p.add_argument("--n-layers", type=int, default=4)
     p.add_argument("--chunk", type=int, default=4096)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only", default="train,infer,pretrain", help="rows to run: train, infer, pretrain")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -104,7 +123,11 @@ def main() -> None:
     print(f"device: {name}; d_model {args.d_model}, {args.n_layers} layers, batch 1")
     print("| what | length (nt) | tokens/s | peak memory (MB) | ms per call |")
     print("|---|---|---|---|---|")
-    rows = [r for L in lengths for r in bench(L, args, device)]
+    rows = []
+    for L in lengths:
+        rows += bench(L, args, device)
+        if any(r.get("fits") is False for r in rows):
+            break  # a longer sequence would not fit either
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -15,7 +15,7 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.plugins.io import TorchCheckpointIO
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from .. import registry
 from ..data.datamodule import DataModule
@@ -42,7 +42,10 @@ class PipelineCLI(LightningCLI):
             # every rank predicts every input in order and rank 0 writes them: no sharding, so no gathering and
             # reordering of per-rank rows (whose number per input varies by domain); predict is cheap
             kwargs["use_distributed_sampler"] = False
-        trainer = super().instantiate_trainer(**kwargs)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except (ValueError, MisconfigurationException) as exc:  # Lightning refuses the trainer options
+            raise ConfigError(f"--trainer options: {' '.join(str(exc).split())}") from None
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one the user chose
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer

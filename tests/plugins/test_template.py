@@ -88,6 +88,13 @@ def test_print_config_and_bad_input_errors(tmp_path):
     assert missing.returncode == 2 and "nope.csv: file not found" in missing.stderr
     unknown = _run(["nosuchdomain", "x", "fit"], tmp_path)
     assert unknown.returncode == 2 and "unknown command or plug-in 'nosuchdomain'" in unknown.stderr
+    good = _write_csv(tmp_path / "good.csv", n=12)
+    for flags, says in ((["--trainer.strategy", "fsdp", "--trainer.accelerator", "cpu"], "requires a GPU accelerator"),
+                        (["--trainer.strategy", "nonsense"], "invalid strategy name")):
+        refused = _run(["template", "classify", "fit", "--data.path", str(good), *flags], tmp_path)
+        last = refused.stderr.strip().splitlines()[-1]  # Lightning refuses the trainer: one line, no traceback
+        assert refused.returncode == 2 and last.startswith("ssmkit: error: --trainer options: ") and says in last
+        assert "Traceback" not in refused.stderr
 
 
 def test_linked_num_classes_and_a_mismatch_is_refused(tmp_path):
