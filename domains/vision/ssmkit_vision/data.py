@@ -22,7 +22,7 @@ from .readers import (
     read_image_folder,
 )
 
-AUGMENTS = ("none", "timm")
+AUGMENTS = ("none", "timm", "affine")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 ARRAY_SUFFIXES = (".npy", ".npz")
 
@@ -93,7 +93,9 @@ class ImageDataModule(DataModule):
         mean, std: per-channel normalisation (default: measured on the training images for arrays;
             ImageNet's for RGB folders, 0.5 for grey folders).
         augment: "none", or "timm" (timm's training transform: random resized crop with ``scale``,
-            ``hflip``, ``auto_augment`` e.g. "rand-m9-mstd0.5", random erasing ``re_prob``).
+            ``hflip``, ``auto_augment`` e.g. "rand-m9-mstd0.5", random erasing ``re_prob``), or "affine"
+            (a random rotation within +-``degrees``, shift within +-``translate`` of the side and zoom in
+            ``scale``, edges filled with black: digits and other centred, unflippable images).
         mixup, cutmix: alpha of timm's Mixup / CutMix on training batches (0 = off); targets become soft.
         subset: keep a stratified sample of this many images before splitting (quick runs).
         predict_path: an image file, a folder of images, a .npy/.npz or an IDX file to classify
@@ -104,7 +106,8 @@ class ImageDataModule(DataModule):
                  array: str | None = None, idx_images: str | None = None, idx_labels: str | None = None,
                  img_size: int | None = None, channels: int | None = None, mean: list[float] | None = None,
                  std: list[float] | None = None, augment: str = "none", scale: tuple[float, float] = (0.8, 1.0),
-                 hflip: float = 0.0, auto_augment: str | None = None, re_prob: float = 0.0, mixup: float = 0.0,
+                 hflip: float = 0.0, auto_augment: str | None = None, re_prob: float = 0.0, degrees: float = 10.0,
+                 translate: float = 0.1, mixup: float = 0.0,
                  cutmix: float = 0.0, subset: int | None = None, val_fraction: float = 0.1,
                  test_fraction: float = 0.2, predict_path: str | None = None, batch_size: int = 128,
                  num_workers: int = 0, seed: int = 0):
@@ -120,6 +123,9 @@ class ImageDataModule(DataModule):
         self.img_size_arg, self.channels_arg, self.mean_arg, self.std_arg = img_size, channels, mean, std
         self.augment, self.scale, self.hflip = augment, scale, hflip
         self.auto_augment, self.re_prob = auto_augment, re_prob
+        if degrees < 0 or not 0 <= translate < 1:
+            raise ConfigError(f"degrees={degrees}, translate={translate}: need degrees >= 0 and 0 <= translate < 1")
+        self.degrees, self.translate = degrees, translate
         self.mixup, self.cutmix, self.subset = mixup, cutmix, subset
         self.val_fraction, self.test_fraction, self.predict_path = val_fraction, test_fraction, predict_path
         self._data: dict | None = None
@@ -249,6 +255,15 @@ class ImageDataModule(DataModule):
                                                         interpolation="bilinear")
         if self.augment == "none":
             return evaluate, evaluate
+        if self.augment == "affine":
+            from torchvision import transforms
+
+            train = transforms.Compose([
+                transforms.Resize((self.img_size, self.img_size)),
+                transforms.RandomAffine(self.degrees, translate=(self.translate, self.translate),
+                                        scale=tuple(self.scale), interpolation=transforms.InterpolationMode.BILINEAR),
+                transforms.ToTensor(), transforms.Normalize(mean, std)])
+            return train, evaluate
         train = create_transform(size, is_training=True, mean=mean, std=std, scale=tuple(self.scale),
                                  hflip=self.hflip, auto_augment=self.auto_augment, re_prob=self.re_prob,
                                  interpolation="bilinear", color_jitter=None)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from ssmkit import registry
 from ssmkit.cli.main import main
+from ssmkit.errors import ConfigError
 
 CLASSES = ("across", "down", "ring")
 
@@ -95,6 +96,37 @@ def test_array_and_idx_sources_and_augmentation(tmp_path):
     batch = next(iter(aug.train_dataloader()))
     mixed = aug.on_after_batch_transfer(batch, 0)
     assert mixed["y"].shape == (16, 3) and torch.allclose(mixed["y"].sum(1), torch.ones(16))
+
+
+def test_affine_augmentation_shifts_whole_pixels_and_is_identity_at_zero(tmp_path):
+    x, y = bars(60)
+    np.savez(tmp_path / "bars.npz", x=x, y=y)
+    pipe = registry.get("pipelines", "vision/classify")
+    plain = _data(pipe, array=str(tmp_path / "bars.npz"))
+    still = _data(pipe, array=str(tmp_path / "bars.npz"), augment="affine", degrees=0, translate=0, scale=(1, 1))
+    moved = _data(pipe, array=str(tmp_path / "bars.npz"), augment="affine", degrees=0, translate=0.25, scale=(1, 1))
+    for dm in (plain, still, moved):
+        dm.setup("fit")
+    for i in range(5):  # no rotation, shift or zoom: the fast path's pixels
+        assert torch.allclose(still.train_set[i]["x"], plain.train_set[i]["x"], atol=1e-5)
+    assert still.test_set[0]["x"].shape == (1, 12, 12) and still.test_set.transform is None  # eval: not augmented
+    background = float((0 - plain.mean[0]) / plain.std[0])
+    shifted = 0
+    for i in range(20):
+        a, b = plain.train_set[i]["x"][0], moved.train_set[i]["x"][0]
+        matches = []  # whole-pixel shifts within +-25% of 12 pixels, black coming in at the edges
+        for dy in range(-3, 4):
+            for dx in range(-3, 4):
+                ref = torch.full_like(a, background)
+                ref[max(dy, 0):12 + min(dy, 0), max(dx, 0):12 + min(dx, 0)] = \
+                    a[max(-dy, 0):12 + min(-dy, 0), max(-dx, 0):12 + min(-dx, 0)]
+                if torch.allclose(b, ref, atol=1e-5):
+                    matches.append((dy, dx))
+        assert matches, f"item {i} is not a shift of the original"
+        shifted += (0, 0) not in matches
+    assert shifted >= 10
+    with pytest.raises(ConfigError, match="translate"):
+        _data(pipe, array=str(tmp_path / "bars.npz"), augment="affine", translate=1.5)
 
 
 def test_folder_with_train_and_test_subfolders(tmp_path):
