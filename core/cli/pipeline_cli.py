@@ -18,7 +18,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from .. import registry
-from ..data.datamodule import DataModule
+from ..data.datamodule import FITTED_STATE, DataModule
 from ..errors import ConfigError, SSMKitError
 from ..tasks.checkpoints import AtomicCheckpointIO, LastCheckpoint
 from ..tasks.pipeline import Pipeline
@@ -36,6 +36,16 @@ class PipelineCLI(LightningCLI):
         self.run_config = run_config
         self.command = command
         super().__init__(*args, **kwargs)
+
+    def instantiate_classes(self) -> None:
+        # predict: the data module gets what its training data taught it (class names, normalisation) from
+        # the checkpoint before it is built, so new files are predicted without the training data
+        ckpt = self.config[self.subcommand].get("ckpt_path") if self.subcommand == "predict" else None
+        token = FITTED_STATE.set(_fitted_state(ckpt, self.datamodule_class) if ckpt else None)
+        try:
+            super().instantiate_classes()
+        finally:
+            FITTED_STATE.reset(token)
 
     def instantiate_trainer(self, **kwargs: Any):
         if self.subcommand == "predict":
@@ -173,6 +183,24 @@ class PipelineCLI(LightningCLI):
 class _DropSigtermNotice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "Received SIGTERM" not in record.getMessage()
+
+
+def _fitted_state(ckpt: str, data_class: Any) -> dict | None:
+    """The data module's ``fitted_state`` saved in a checkpoint (None when absent or unreadable: Lightning
+    reports a bad checkpoint itself when it loads it)."""
+    try:
+        checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - any failure here is reported by Lightning's own load
+        return None
+    if isinstance(data_class, type):
+        names = [data_class.__qualname__]
+    else:
+        names = [k for k, v in checkpoint.items() if isinstance(v, dict) and "fitted" in v]
+    for name in names:
+        state = checkpoint.get(name)
+        if isinstance(state, dict) and isinstance(state.get("fitted"), dict):
+            return state["fitted"]
+    return None
 
 
 def _config_beside(ckpt: str) -> str | None:

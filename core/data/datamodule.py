@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from torch.utils.data import DataLoader, Dataset
 from ..atomic import atomic_write
 from ..errors import ConfigError
 from .loader import EpochSampler, ResumableLoader
+
+# What a checkpoint's data module learned from its training data (``DataModule.fitted_state``), set by the CLI
+# while it builds the data module for ``predict --ckpt_path``: read in ``DataModule.__init__`` as ``self.fitted``.
+FITTED_STATE: ContextVar[dict | None] = ContextVar("ssmkit_fitted_state", default=None)
 
 
 def split_indices(n: int, val: float, test: float, seed: int = 0,
@@ -39,6 +44,11 @@ class DataModule(pl.LightningDataModule):
     ``source`` says where the data came from ("real: <what>" or "generated: <why>"), so
     reports never pass generated data off as real. ``prediction_file``: the file ``predict`` writes
     in the run folder when no ``--output`` is given.
+
+    ``fitted_state()``: what ``setup`` learned from the training data that predicting new files needs
+    (class names, normalisation...), as plain lists, numbers and strings; it is saved in every checkpoint,
+    and ``predict --ckpt_path`` hands it back as ``self.fitted`` before ``setup``, so a subclass can predict
+    without the training data (and with the model's own classes even when the data has changed).
     """
 
     prediction_file = "predictions.csv"
@@ -56,6 +66,7 @@ class DataModule(pl.LightningDataModule):
         self.predict_set: Dataset | None = None
         self.source = ""
         self._resume_train: dict | None = None
+        self.fitted: dict | None = FITTED_STATE.get()
 
     def _loader(self, dataset: Dataset | None, shuffle: bool, **kwargs: Any) -> DataLoader:
         """Shuffled: a ``ResumableLoader`` (order drawn from seed + epoch, place in the epoch checkpointed),
@@ -74,11 +85,20 @@ class DataModule(pl.LightningDataModule):
             self._resume_train = None
         return loader
 
+    def fitted_state(self) -> dict[str, Any] | None:
+        """What predicting new files needs from the training data (override; None: nothing)."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         """The training loader's place (saved in checkpoints; Lightning's own copy is not restored when the
-        loader was built before the resume, e.g. by ``trainer.estimated_stepping_batches``)."""
+        loader was built before the resume, e.g. by ``trainer.estimated_stepping_batches``) and the
+        ``fitted_state()``."""
         loader = self.trainer.train_dataloader if self.trainer is not None else None
-        return {"train_loader": loader.state_dict()} if isinstance(loader, ResumableLoader) else {}
+        state = {"train_loader": loader.state_dict()} if isinstance(loader, ResumableLoader) else {}
+        fitted = self.fitted_state()
+        if fitted is not None:
+            state["fitted"] = fitted
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resume_train = state_dict.get("train_loader")

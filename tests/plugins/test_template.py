@@ -68,6 +68,15 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert all(0.5 <= float(r["probability"]) <= 1.0 for r in rows)
     assert not [p for p in out.parent.iterdir() if p.name != "pred.csv"]  # no temporary left behind
 
+    # class names, row length and scaling come from the checkpoint: no training data needed to predict
+    hidden = data.rename(tmp_path / "hidden.csv")
+    again = tmp_path / "out" / "again.csv"
+    pred = _run(["template", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(new),
+                 "--output", str(again)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-2000:]
+    assert list(csv.DictReader(open(again))) == rows
+    hidden.rename(data)
+
     resumed = _run(["template", "classify", "fit", "--trainer.max_epochs", "2", "--ckpt_path", str(ckpt), *common],
                    tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

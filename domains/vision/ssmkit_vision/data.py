@@ -196,6 +196,8 @@ class ImageDataModule(DataModule):
 
     @property
     def classes(self) -> list[str]:
+        if self.fitted is not None:  # predict: the checkpoint's classes
+            return list(self.fitted["classes"])
         return self._load()["classes"]
 
     @property
@@ -204,6 +206,8 @@ class ImageDataModule(DataModule):
 
     @property
     def channels(self) -> int:
+        if self.fitted is not None:
+            return int(self.fitted["channels"])
         if self.channels_arg:
             return self.channels_arg
         images = self._load()["images"]
@@ -213,6 +217,8 @@ class ImageDataModule(DataModule):
 
     @property
     def img_size(self) -> int:
+        if self.fitted is not None:
+            return int(self.fitted["img_size"])
         if self.img_size_arg:
             return int(self.img_size_arg)
         images = self._load()["images"]
@@ -269,8 +275,20 @@ class ImageDataModule(DataModule):
                                  interpolation="bilinear", color_jitter=None)
         return train, evaluate
 
+    def fitted_state(self) -> dict[str, Any] | None:
+        """Class names, normalisation and input size: all that predicting new images needs."""
+        if getattr(self, "mean", None) is None:
+            return None
+        return {"classes": list(self.classes), "mean": [float(v) for v in self.mean],
+                "std": [float(v) for v in self.std], "img_size": self.img_size, "channels": self.channels}
+
     # splits ----------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self.mean, self.std = tuple(self.fitted["mean"]), tuple(self.fitted["std"])
+            self.predict_set, self._predict_names = self._predict_data(Path(self.predict_path), self.mean, self.std)
+            self.source = f"{self.predict_path} (classes and normalisation from the checkpoint)"
+            return
         data = self._load()
         labels, fixed = data["labels"], data["fixed"]
         if len(labels) and labels.max() >= self.num_classes:

@@ -423,7 +423,13 @@ class PointCloudDataModule(DataModule):
 
     @property
     def classes(self) -> list[str]:
+        if self.fitted is not None:  # predict: the checkpoint's classes
+            return list(self.fitted["classes"])
         return self._load_index().classes
+
+    def fitted_state(self) -> dict[str, Any] | None:
+        """The class names (clouds are normalised one by one, so nothing else is learned from the data)."""
+        return {"classes": list(self.classes)} if self._index is not None else None
 
     @property
     def num_classes(self) -> int:
@@ -431,6 +437,10 @@ class PointCloudDataModule(DataModule):
 
     # splits ----------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self.predict_set, self._predict_names = self._predict_data(Path(self.predict_path))
+            self.source = f"{self.predict_path} (classes from the checkpoint)"
+            return
         index = self._load_index()
         labels, fixed = index.labels, index.fixed
         keep, source = np.arange(len(labels)), index.source

@@ -92,7 +92,9 @@ class CsvSequenceDataModule(DataModule):
 
     @property
     def classes(self) -> list[str]:
-        """Distinct labels of the training data, sorted; class i is classes[i]."""
+        """Distinct labels of the training data, sorted; class i is classes[i] (predict: the checkpoint's)."""
+        if self.fitted is not None:
+            return list(self.fitted["classes"])
         return sorted(set(self._load()[1]))
 
     @property
@@ -117,7 +119,28 @@ class CsvSequenceDataModule(DataModule):
             return x, [KINDS[i] for i in y]
         return read_sequences(folder / "waves.csv")  # present but bad: that is an error, not a fallback
 
+    def fitted_state(self) -> dict | None:
+        """What predicting a new CSV needs: class names, row length and the training split's scaling."""
+        if self._data is None:
+            return None
+        scale = getattr(self, "_scale", None)
+        return {"classes": self.classes, "length": int(self._data[0].shape[1]),
+                "scale": None if scale is None else [float(scale[0]), float(scale[1])]}
+
+    def _predict_rows(self, length: int, scale) -> SequenceSet:
+        px, _ = read_sequences(self.predict_path, need_label=False)
+        if px.shape[1] != length:
+            raise DataError(f"{px.shape[1]} time steps per row, the model was trained on {length}",
+                            path=self.predict_path)
+        if scale is not None:
+            px = (px - scale[0]) / scale[1]
+        return SequenceSet(px, None, np.arange(len(px)))
+
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self.predict_set = self._predict_rows(self.fitted["length"], self.fitted["scale"])
+            self.source = f"real: {self.predict_path} (classes and scaling from the checkpoint)"
+            return
         x, labels = self._load()
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.asarray([index[lab] for lab in labels], dtype=np.int64)
@@ -129,13 +152,7 @@ class CsvSequenceDataModule(DataModule):
         self.train_set, self.val_set, self.test_set = (SequenceSet(x, y, i) for i in (train, val, test))
         self.predict_set = self.test_set
         if self.predict_path:
-            px, _ = read_sequences(self.predict_path, need_label=False)
-            if px.shape[1] != x.shape[1]:
-                raise DataError(f"{px.shape[1]} time steps per row, the model was trained on {x.shape[1]}",
-                                path=self.predict_path)
-            if self.normalize:
-                px = (px - self._scale[0]) / self._scale[1]
-            self.predict_set = SequenceSet(px, None, np.arange(len(px)))
+            self.predict_set = self._predict_rows(x.shape[1], self._scale if self.normalize else None)
 
     def prediction_rows(self, rows: list[dict]) -> list[dict]:
         return [{**r, "label": self.classes[r["label"]]} for r in rows]

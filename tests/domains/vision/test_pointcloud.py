@@ -365,6 +365,14 @@ def test_fit_test_predict_through_the_command_line(tmp_path, monkeypatch, capsys
     assert {r[1] for r in rows[1:]} <= set(SYNTHETIC_CLASSES) and all(0.25 <= float(r[2]) <= 1 for r in rows[1:])
     assert [p.name for p in csv_path.parent.iterdir()] == ["pred.csv"]  # no temporary left behind
 
+    # the checkpoint carries the class names: predicting needs no training data
+    (tmp_path / "shapes").rename(tmp_path / "gone")
+    again = tmp_path / "out" / "again.csv"
+    assert main(["vision", "pointcloud", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path",
+                 str(tmp_path / "new"), "--output", str(again)]) == 0
+    with open(again, newline="") as handle:
+        assert list(csv.reader(handle)) == rows
+
 
 # ------------------------------------------------------------------------------------------ real data
 
