@@ -95,6 +95,18 @@ class Task(pl.LightningModule):
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
         return self.predict_rows(self(batch["x"], **self.model_inputs(batch)), batch)
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Clipping by norm under FSDP goes through the sharded module's own ``clip_grad_norm_`` (the norm over
+        every shard; Lightning's FSDP precision refuses norm clipping, and every pipeline clips at 1.0)."""
+        from pytorch_lightning.strategies import FSDPStrategy
+
+        if gradient_clip_val and isinstance(getattr(self._trainer, "strategy", None), FSDPStrategy):
+            if gradient_clip_algorithm not in (None, "norm"):
+                raise ConfigError(f"--trainer.gradient_clip_algorithm {gradient_clip_algorithm}: FSDP clips by norm")
+            self.trainer.model.clip_grad_norm_(gradient_clip_val)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     def configure_optimizers(self):
         decay, no_decay = [], []
         for module in self.modules():

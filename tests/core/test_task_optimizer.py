@@ -48,3 +48,27 @@ def test_bad_optimizer_options():
         _Tiny(optimizer="sgd")
     with pytest.raises(ConfigError, match="betas"):
         _Tiny(betas=(0.9, 1.5))
+
+
+def test_gradient_clipping_under_fsdp_uses_the_sharded_modules_norm():
+    """Lightning's FSDP precision refuses norm clipping; the Task hands it to FSDP's own clip_grad_norm_ (the
+    norm over every shard) and clips as usual under any other strategy or when no clipping is asked."""
+    from types import SimpleNamespace
+
+    from pytorch_lightning.strategies import FSDPStrategy, SingleDeviceStrategy
+
+    fsdp_calls, usual = [], []
+    task = _Tiny()
+    task.clip_gradients = lambda opt, gradient_clip_val, gradient_clip_algorithm: usual.append(gradient_clip_val)
+    task._trainer = SimpleNamespace(strategy=FSDPStrategy(),
+                                    model=SimpleNamespace(clip_grad_norm_=lambda v: fsdp_calls.append(v)))
+    task.configure_gradient_clipping(None, 1.0, "norm")
+    task.configure_gradient_clipping(None, 0.5, None)
+    task.configure_gradient_clipping(None, None, None)  # no clipping asked: the usual path (which does nothing)
+    assert fsdp_calls == [1.0, 0.5] and usual == [None]
+    with pytest.raises(ConfigError, match="FSDP clips by norm"):
+        task.configure_gradient_clipping(None, 1.0, "value")
+
+    task._trainer = SimpleNamespace(strategy=SingleDeviceStrategy("cpu"))
+    task.configure_gradient_clipping(None, 2.0, "norm")
+    assert usual == [None, 2.0] and fsdp_calls == [1.0, 0.5]

@@ -123,6 +123,8 @@ class DNAClassDataModule(DataModule):
 
     @property
     def classes(self) -> list[str]:
+        if self.fitted is not None:  # predict: the checkpoint's classes
+            return list(self.fitted["classes"])
         return label_ids(self._load()[1])[1]
 
     @property
@@ -132,16 +134,36 @@ class DNAClassDataModule(DataModule):
     @property
     def max_length(self) -> int:
         """Tokens per sequence the model sees: ``length`` if given, else the longest sequence."""
+        if self.fitted is not None:
+            return int(self.fitted["length"])
         return self.length_arg or max(len(r.seq) for r in self._load()[0])
 
     @property
     def class_counts(self) -> list[int]:
         """Sequences per class over the whole labelled set (the loss weights of ``balance``)."""
+        if self.fitted is not None:
+            return list(self.fitted["class_counts"])
         y, _ = label_ids(self._load()[1], self.classes)
         return np.bincount(y, minlength=self.num_classes).tolist()
 
+    def fitted_state(self) -> dict[str, Any] | None:
+        """Class names, their counts (the loss weights) and the model's sequence length."""
+        if self._data is None:
+            return None
+        return {"classes": self.classes, "class_counts": self.class_counts, "length": self.max_length}
+
+    def _predict_tokens(self, length: int) -> None:
+        prec = read_records(self.predict_path, duplicates="rename")
+        self._predict_records = prec
+        self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)), length)
+
     # splits ----------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self.length = self.max_length
+            self._predict_tokens(self.length)
+            self.source = f"real: {self.predict_path} (classes and length from the checkpoint)"
+            return
         recs, labels, fixed = self._load()
         y, _ = label_ids(labels, self.classes)
         seqs = encode_records(recs, self.lowercase)
@@ -159,10 +181,7 @@ class DNAClassDataModule(DataModule):
         self.test_set = TokenSet(seqs, y, test, self.length)
         self.predict_set, self._predict_records = self.test_set, recs
         if self.predict_path:
-            prec = read_records(self.predict_path, duplicates="rename")
-            self._predict_records = prec
-            self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)),
-                                        self.length)
+            self._predict_tokens(self.length)
 
     # predictions -----------------------------------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

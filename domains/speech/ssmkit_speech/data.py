@@ -196,6 +196,8 @@ class SpeechDataModule(DataModule):
 
     @property
     def classes(self) -> list[str]:
+        if self.fitted is not None:  # predict: the checkpoint's classes
+            return list(self.fitted["classes"])
         labels = {c.label for c in self.clips}
         return sorted(labels, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
 
@@ -249,7 +251,22 @@ class SpeechDataModule(DataModule):
             return rest[tr], rest[va], test
         return split_indices(len(clips), self.val_fraction, self.test_fraction, self.seed, labels=y)
 
+    def fitted_state(self) -> dict[str, Any] | None:
+        """The class names (clips are normalised one by one)."""
+        return {"classes": self.classes} if self._clips is not None else None
+
+    def _predict_clipset(self) -> None:
+        pclips = list_audio(self.predict_path)
+        self._predict_clips = pclips
+        self.predict_set = ClipSet(pclips, None, np.arange(len(pclips)), length=self.length,
+                                   rate=self.sample_rate, waves=self._decode(pclips),
+                                   on_rate_mismatch=self.on_rate_mismatch, norm=self.normalize)
+
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self._predict_clipset()
+            self.source = f"real: {self.predict_path} (classes from the checkpoint)"
+            return
         clips, classes = self.clips, self.classes
         y = np.array([classes.index(c.label) for c in clips], dtype=np.int64)
         train, val, test = self._split(y)
@@ -268,11 +285,7 @@ class SpeechDataModule(DataModule):
         self._predict_clips = clips
         self.predict_set = self.test_set
         if self.predict_path:
-            pclips = list_audio(self.predict_path)
-            self._predict_clips = pclips
-            self.predict_set = ClipSet(pclips, None, np.arange(len(pclips)), length=self.length,
-                                       rate=self.sample_rate, waves=self._decode(pclips),
-                                       on_rate_mismatch=self.on_rate_mismatch, norm=self.normalize)
+            self._predict_clipset()
 
     # predictions -----------------------------------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -146,14 +146,20 @@ class ForecastDataModule(DataModule):
     # what the model is linked to -------------------------------------------------------------
     @property
     def n_vars(self) -> int:
-        return self.table.values.shape[1]
+        return len(self.fitted["columns"]) if self.fitted is not None else self.table.values.shape[1]
 
     @property
     def target_index(self) -> int | None:
-        return None if self.features == "M" else self.table.column_index(self.target)
+        if self.features == "M":
+            return None
+        if self.fitted is not None:
+            return self.fitted["columns"].index(self.target)
+        return self.table.column_index(self.target)
 
     @property
     def n_marks(self) -> int:
+        if self.fitted is not None:
+            return int(self.fitted["n_marks"])
         if not self.calendar or self.table.timestamps is None:
             return 0
         return calendar_features(self.table.timestamps[:2], self.table.freq)[0].shape[1]
@@ -161,7 +167,15 @@ class ForecastDataModule(DataModule):
     @property
     def period(self) -> int:
         """Steps per season (a day of sub-daily data, a week of daily data...); may exceed seq_len."""
-        return season_length(self.table.freq)
+        return int(self.fitted["period"]) if self.fitted is not None else season_length(self.table.freq)
+
+    def fitted_state(self) -> dict | None:
+        """The columns, calendar-feature count, season and the training rows' scaler: all that forecasting
+        from a new table needs."""
+        if self.scaler is None:
+            return None
+        return {"columns": list(self.table.columns), "n_marks": self.n_marks, "period": self.period,
+                "mean": [float(v) for v in self.scaler.mean], "std": [float(v) for v in self.scaler.std]}
 
     # splits and windows -------------------------------------------------------------------------
     def _split_name(self) -> str:
@@ -177,6 +191,11 @@ class ForecastDataModule(DataModule):
         return calendar_features(table.timestamps, table.freq)[0]
 
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
+            self.scaler = Scaler(np.asarray(self.fitted["mean"]), np.asarray(self.fitted["std"]))
+            self.predict_set = self._predict_set()
+            self.source = f"real: {Path(self.predict_path).name} (columns and scaling from the checkpoint)"
+            return
         table = self.table
         self.borders = b = split_borders(len(table.values), self.seq_len, self.pred_len, self._split_name(),
                                          table.freq, self.ratios, path=table.path)
@@ -201,9 +220,9 @@ class ForecastDataModule(DataModule):
     def _predict_set(self) -> WindowSet:
         """One window: the last ``seq_len`` rows of the predict table (the future is forecast)."""
         table = self.table if not self.predict_path else self._select(self._read_file(self.predict_path))
-        if table.columns != self.table.columns:
-            raise DataError(f"columns {table.columns} differ from the training columns {self.table.columns}",
-                            path=table.path)
+        trained = list(self.fitted["columns"]) if self.fitted is not None else self.table.columns
+        if table.columns != trained:
+            raise DataError(f"columns {table.columns} differ from the training columns {trained}", path=table.path)
         if len(table.values) < self.seq_len:
             raise DataError(f"{len(table.values)} rows, the model needs a look-back of {self.seq_len}",
                             path=table.path)

@@ -211,7 +211,8 @@ class Forecaster(Task):
         if int(metric.count) == 0 and not torch.distributed.is_initialized():
             return
         for key, value in metric.compute().items():
-            self.log(f"{prefix}{key}", value.float(), prog_bar=key == "mse" and prefix == "val/")
+            # computed values are already reduced over ranks (torchmetrics); sync_dist keeps Lightning quiet
+            self.log(f"{prefix}{key}", value.float(), prog_bar=key == "mse" and prefix == "val/", sync_dist=True)
         metric.reset()
 
     def on_validation_epoch_end(self) -> None:
@@ -221,13 +222,13 @@ class Forecaster(Task):
         self._log_errors("test/", self.test_error)
         if int(self.test_error_units.count):
             values = self.test_error_units.compute()
-            self.log("test/mse_units", values["mse"].float())
-            self.log("test/mae_units", values["mae"].float())
+            self.log("test/mse_units", values["mse"].float(), sync_dist=True)
+            self.log("test/mae_units", values["mae"].float(), sync_dist=True)
             self.test_error_units.reset()
         if self.coverage is not None:
             values = self.coverage.compute()
-            self.log("test/coverage", values["coverage"].float())
-            self.log("test/pinball", values["pinball"].float())
+            self.log("test/coverage", values["coverage"].float(), sync_dist=True)
+            self.log("test/pinball", values["pinball"].float(), sync_dist=True)
             self.coverage.reset()
         for name, metric in self.baseline_errors.items():
             self._log_errors(f"test/{name}/", metric)

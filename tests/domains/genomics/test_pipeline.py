@@ -159,6 +159,16 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert all(0.5 <= float(r[2]) <= 1.0 for r in rows[1:])
     assert [p.name for p in out.parent.iterdir()] == ["pred.tsv"]  # no temporary left behind
 
+    # classes, their counts and the length come from the checkpoint: no training data needed to predict
+    fasta.rename(tmp_path / "gone.fa")
+    table.rename(tmp_path / "gone.csv")
+    again = tmp_path / "again.tsv"
+    pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),
+                 "--output", str(again)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(again, newline="") as handle:
+        assert list(csv.reader(handle, delimiter="\t")) == rows
+
 
 def _one_error_line(res, name: str) -> str:
     assert res.returncode == 2, (res.returncode, res.stderr[-3000:])

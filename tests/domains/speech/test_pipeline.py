@@ -66,6 +66,18 @@ def test_fit_test_predict_through_the_console_script(tmp_path, tone_folders, wri
     assert {r["label"] for r in rows} <= set(WORDS) and all(0 < float(r["probability"]) <= 1 for r in rows)
     assert [p.name for p in out.parent.iterdir()] == ["pred.csv"]  # no temporary left behind
 
+    # the class names come from the checkpoint: no training data needed to predict
+    moved = tone_folders.rename(tmp_path / "gone")
+    try:
+        again = tmp_path / "again.csv"
+        pred = _cli(["speech", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path",
+                     str(tmp_path / "new"), "--output", str(again)], tmp_path)
+        assert pred.returncode == 0, pred.stderr[-3000:]
+        with open(again, newline="") as handle:
+            assert [(r["path"], r["label"]) for r in csv.DictReader(handle)] == [(r["path"], r["label"]) for r in rows]
+    finally:
+        moved.rename(tone_folders)
+
 
 def test_bad_input_fails_with_one_line(tmp_path, tone_folders):
     (tone_folders / "low" / "quiet.wav").write_bytes((tone_folders / "low" / "spk0_nohash_0.wav").read_bytes()[:44])

@@ -87,6 +87,18 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".forecast*"))  # no temporary files left behind
 
+    # columns, calendar features and the training rows' scaler come from the checkpoint: forecasting from a
+    # copy of the table with the training file gone gives the same forecast
+    recent = tmp_path / "recent.csv"
+    recent.write_bytes(data.read_bytes())
+    data.rename(tmp_path / "gone.csv")
+    again = tmp_path / "again.csv"
+    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path",
+                 str(recent), "--output", str(again)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(again) as f:
+        assert list(csv.reader(f)) == rows
+
 
 def test_bad_table_is_one_line_error(tmp_path):
     data = _series_csv(tmp_path / "holes.csv", missing=True)
