@@ -3,8 +3,8 @@
     python benchmarks/genomics_long.py [--lengths 1024,4096,16384,65536,131072] [--json out.json]
     python benchmarks/genomics_long.py --lengths 262144,524288,1048576,2097152 --repeats 1 --only train
 
-Every training step checks that its loss and every gradient are finite (bf16 autocast on a GPU) and
-stops with an error otherwise. A length that runs out of GPU memory is reported as not fitting and
+Every classifier training step checks that its loss and every gradient are finite (bf16 autocast on a
+GPU) and stops with an error otherwise. A length that runs out of GPU memory is reported as not fitting and
 ends the sweep (longer ones would not fit either).
 
 Rows: the default classifier (bidirectional, reverse-complement equivariant Mamba, d_model 128,
@@ -116,6 +116,9 @@ def main() -> None:
     p.add_argument("--only", default="train,infer,pretrain", help="rows to run: train, infer, pretrain")
     p.add_argument("--json", default=None)
     args = p.parse_args()
+    unknown = set(args.only.split(",")) - {"train", "infer", "pretrain"}
+    if unknown:
+        p.error(f"--only {args.only}: unknown row(s) {', '.join(sorted(unknown))}; use train, infer, pretrain")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     default = "1024,4096,16384,65536,131072" if device == "cuda" else "1024,4096,16384"
     lengths = [int(v) for v in (args.lengths or default).split(",")]

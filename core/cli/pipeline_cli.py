@@ -54,6 +54,8 @@ class PipelineCLI(LightningCLI):
             kwargs["use_distributed_sampler"] = False
         try:
             trainer = super().instantiate_trainer(**kwargs)
+        except SSMKitError:
+            raise
         except (ValueError, MisconfigurationException) as exc:  # Lightning refuses the trainer options
             raise ConfigError(f"--trainer options: {' '.join(str(exc).split())}") from None
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one the user chose
@@ -186,10 +188,25 @@ class _DropSigtermNotice(logging.Filter):
 
 
 def _fitted_state(ckpt: str, data_class: Any) -> dict | None:
-    """The data module's ``fitted_state`` saved in a checkpoint (None when absent or unreadable: Lightning
-    reports a bad checkpoint itself when it loads it)."""
+    """The data module's ``fitted_state`` saved in a checkpoint (None when it has none). A local path that is
+    missing or a folder is refused here, before the data module is built (it would otherwise be reported as
+    missing training data); a checkpoint that does not load is left to Lightning's own load to report."""
+    if ckpt in ("last", "best", "hpc", "registry") or ckpt.startswith("registry:"):
+        return None  # Lightning's own keywords
+    if "://" in ckpt:  # http(s), s3, gs...: through fsspec, as Lightning reads them
+        from lightning_fabric.utilities.cloud_io import _load
+
+        def load():
+            return _load(ckpt, map_location="cpu", weights_only=True)
+    else:
+        if not Path(ckpt).is_file():
+            raise SSMKitError(f"{ckpt}: " + ("is a folder, not a checkpoint file" if Path(ckpt).is_dir()
+                                             else "checkpoint not found"))
+
+        def load():
+            return torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
     try:
-        checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        checkpoint = load()
     except Exception:  # noqa: BLE001 - any failure here is reported by Lightning's own load
         return None
     if isinstance(data_class, type):

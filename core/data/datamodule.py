@@ -38,6 +38,23 @@ def split_indices(n: int, val: float, test: float, seed: int = 0,
     return tuple(np.sort(np.concatenate(p)) for p in parts)  # type: ignore[return-value]
 
 
+def plain(value: Any, where: str) -> Any:
+    """``value`` with numpy scalars, tuples and paths made plain Python (what ``weights_only`` loading
+    accepts); anything else that is not a str, int, float, bool, None, list or str-keyed dict is refused."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise ConfigError(f"{where} holds a {type(value).__name__}: a checkpoint keeps only plain lists, numbers and "
+                      "strings there")
+
+
 class DataModule(pl.LightningDataModule):
     """Holds ``train_set``/``val_set``/``test_set``/``predict_set`` filled by ``setup``.
 
@@ -97,7 +114,7 @@ class DataModule(pl.LightningDataModule):
         state = {"train_loader": loader.state_dict()} if isinstance(loader, ResumableLoader) else {}
         fitted = self.fitted_state()
         if fitted is not None:
-            state["fitted"] = fitted
+            state["fitted"] = plain(fitted, "fitted_state()")
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

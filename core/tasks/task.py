@@ -97,12 +97,12 @@ class Task(pl.LightningModule):
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Clipping by norm under FSDP goes through the sharded module's own ``clip_grad_norm_`` (the norm over
-        every shard; Lightning's FSDP precision refuses norm clipping, and every pipeline clips at 1.0)."""
+        every shard; Lightning's FSDP precision refuses norm clipping, and every pipeline clips at 1.0); by value
+        and under other strategies, as usual."""
         from pytorch_lightning.strategies import FSDPStrategy
 
-        if gradient_clip_val and isinstance(getattr(self._trainer, "strategy", None), FSDPStrategy):
-            if gradient_clip_algorithm not in (None, "norm"):
-                raise ConfigError(f"--trainer.gradient_clip_algorithm {gradient_clip_algorithm}: FSDP clips by norm")
+        by_norm = gradient_clip_algorithm in (None, "norm")  # clipping by value is element-wise: shards are fine
+        if gradient_clip_val and by_norm and isinstance(getattr(self._trainer, "strategy", None), FSDPStrategy):
             self.trainer.model.clip_grad_norm_(gradient_clip_val)
             return
         super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)

@@ -1,5 +1,6 @@
 """Crash-safe checkpoints: atomic writes, the resumable training loader, the CLI's defaults."""
 
+import pytest
 import torch
 
 from ssmkit.data.loader import EpochSampler, ResumableLoader
@@ -98,3 +99,35 @@ def test_the_pipeline_cli_saves_every_checkpoint_atomically(tmp_path, monkeypatc
     assert {str(folder / "last.ckpt"), str(folder / "best-epoch000.ckpt")} <= {str(tmp_path / p) for p in saved}
     last = torch.load(folder / "last.ckpt", weights_only=True)
     assert last["global_step"] == 3 and last["epoch"] == 0  # the end of training, not the best epoch's copy
+
+
+def test_fitted_state_is_made_plain_for_weights_only_loading(tmp_path):
+    """numpy scalars, tuples and paths in a fitted state become plain Python, so the checkpoint loads with
+    weights_only=True; anything else is refused when it is saved, not when it is loaded."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from ssmkit.data.datamodule import DataModule
+    from ssmkit.errors import ConfigError
+
+    class _Fitted(DataModule):
+        def __init__(self, state):
+            super().__init__()
+            self.state = state
+
+        def fitted_state(self):
+            return self.state
+
+    raw = {"classes": (np.str_("a"), "b"), "length": np.int64(7), "mean": [np.float32(0.5)], "file": Path("x.csv"),
+           "nested": {"k": (1, np.bool_(True))}, "none": None}
+    state = _Fitted(raw).state_dict()["fitted"]
+    assert state == {"classes": ["a", "b"], "length": 7, "mean": [0.5], "file": "x.csv",
+                     "nested": {"k": [1, True]}, "none": None}
+    assert type(state["length"]) is int and type(state["classes"][0]) is str
+    torch.save({"dm": {"fitted": state}}, tmp_path / "c.ckpt")
+    assert torch.load(tmp_path / "c.ckpt", weights_only=True)["dm"]["fitted"] == state
+    with pytest.raises(ConfigError, match=r"fitted_state\(\)\['bad'\] holds a object"):
+        _Fitted({"bad": object()}).state_dict()
+    assert "fitted" not in _Fitted(None).state_dict()

@@ -65,10 +65,9 @@ def test_gradient_clipping_under_fsdp_uses_the_sharded_modules_norm():
     task.configure_gradient_clipping(None, 1.0, "norm")
     task.configure_gradient_clipping(None, 0.5, None)
     task.configure_gradient_clipping(None, None, None)  # no clipping asked: the usual path (which does nothing)
-    assert fsdp_calls == [1.0, 0.5] and usual == [None]
-    with pytest.raises(ConfigError, match="FSDP clips by norm"):
-        task.configure_gradient_clipping(None, 1.0, "value")
+    task.configure_gradient_clipping(None, 0.1, "value")  # element-wise: the usual path works on shards
+    assert fsdp_calls == [1.0, 0.5] and usual == [None, 0.1]
 
     task._trainer = SimpleNamespace(strategy=SingleDeviceStrategy("cpu"))
     task.configure_gradient_clipping(None, 2.0, "norm")
-    assert usual == [None, 2.0] and fsdp_calls == [1.0, 0.5]
+    assert usual == [None, 0.1, 2.0] and fsdp_calls == [1.0, 0.5]

@@ -98,6 +98,12 @@ def test_print_config_and_bad_input_errors(tmp_path):
     unknown = _run(["nosuchdomain", "x", "fit"], tmp_path)
     assert unknown.returncode == 2 and "unknown command or plug-in 'nosuchdomain'" in unknown.stderr
     good = _write_csv(tmp_path / "good.csv", n=12)
+    for ckpt, says in ((tmp_path / "nope.ckpt", "checkpoint not found"),
+                       (tmp_path, "is a folder, not a checkpoint file")):
+        refused = _run(["template", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(good)],
+                       tmp_path)  # said before any data is read (not as a missing training file)
+        last = refused.stderr.strip().splitlines()[-1]
+        assert refused.returncode == 2 and last == f"ssmkit: error: {ckpt}: {says}", refused.stderr[-2000:]
     for flags, says in ((["--trainer.strategy", "fsdp", "--trainer.accelerator", "cpu"], "requires a GPU accelerator"),
                         (["--trainer.strategy", "nonsense"], "invalid strategy name")):
         refused = _run(["template", "classify", "fit", "--data.path", str(good), *flags], tmp_path)

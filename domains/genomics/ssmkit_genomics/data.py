@@ -134,9 +134,11 @@ class DNAClassDataModule(DataModule):
     @property
     def max_length(self) -> int:
         """Tokens per sequence the model sees: ``length`` if given, else the longest sequence."""
+        if self.length_arg:
+            return int(self.length_arg)
         if self.fitted is not None:
             return int(self.fitted["length"])
-        return self.length_arg or max(len(r.seq) for r in self._load()[0])
+        return max(len(r.seq) for r in self._load()[0])
 
     @property
     def class_counts(self) -> list[int]:
@@ -147,10 +149,8 @@ class DNAClassDataModule(DataModule):
         return np.bincount(y, minlength=self.num_classes).tolist()
 
     def fitted_state(self) -> dict[str, Any] | None:
-        """Class names, their counts (the loss weights) and the model's sequence length."""
-        if self._data is None:
-            return None
-        return {"classes": self.classes, "class_counts": self.class_counts, "length": self.max_length}
+        """Class names, their counts (the loss weights) and the model's sequence length (kept at setup)."""
+        return getattr(self, "_fitted_now", None)
 
     def _predict_tokens(self, length: int) -> None:
         prec = read_records(self.predict_path, duplicates="rename")
@@ -175,6 +175,7 @@ class DNAClassDataModule(DataModule):
         else:
             train, val, test = split_indices(len(seqs), self.val_fraction, self.test_fraction, self.seed, labels=y)
         self._records = recs
+        self._fitted_now = {"classes": self.classes, "class_counts": self.class_counts, "length": int(self.length)}
         self.train_set = TokenSet(seqs, y, train, self.length, train=True, rc_augment=self.rc_augment,
                                   seed=self.seed)
         self.val_set = TokenSet(seqs, y, val, self.length)

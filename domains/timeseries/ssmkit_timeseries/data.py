@@ -153,6 +153,9 @@ class ForecastDataModule(DataModule):
         if self.features == "M":
             return None
         if self.fitted is not None:
+            if self.target not in self.fitted["columns"]:
+                raise ConfigError(f"--data.target {self.target!r} is not one of the model's columns "
+                                  f"{self.fitted['columns']}")
             return self.fitted["columns"].index(self.target)
         return self.table.column_index(self.target)
 

@@ -95,7 +95,7 @@ class ImageDataModule(DataModule):
         augment: "none", or "timm" (timm's training transform: random resized crop with ``scale``,
             ``hflip``, ``auto_augment`` e.g. "rand-m9-mstd0.5", random erasing ``re_prob``), or "affine"
             (a random rotation within +-``degrees``, shift within +-``translate`` of the side and zoom in
-            ``scale``, edges filled with black: digits and other centred, unflippable images).
+            ``scale``, edges filled with black, ``hflip`` if asked: digits and other centred images).
         mixup, cutmix: alpha of timm's Mixup / CutMix on training batches (0 = off); targets become soft.
         subset: keep a stratified sample of this many images before splitting (quick runs).
         predict_path: an image file, a folder of images, a .npy/.npz or an IDX file to classify
@@ -206,10 +206,10 @@ class ImageDataModule(DataModule):
 
     @property
     def channels(self) -> int:
+        if self.channels_arg:
+            return int(self.channels_arg)
         if self.fitted is not None:
             return int(self.fitted["channels"])
-        if self.channels_arg:
-            return self.channels_arg
         images = self._load()["images"]
         if isinstance(images, np.ndarray):
             return 1 if images.shape[-1] == 1 else 3
@@ -217,10 +217,10 @@ class ImageDataModule(DataModule):
 
     @property
     def img_size(self) -> int:
-        if self.fitted is not None:
-            return int(self.fitted["img_size"])
         if self.img_size_arg:
             return int(self.img_size_arg)
+        if self.fitted is not None:
+            return int(self.fitted["img_size"])
         images = self._load()["images"]
         if isinstance(images, np.ndarray):
             h, w = images.shape[1:3]
@@ -264,8 +264,9 @@ class ImageDataModule(DataModule):
         if self.augment == "affine":
             from torchvision import transforms
 
-            train = transforms.Compose([
-                transforms.Resize((self.img_size, self.img_size)),
+            flip = [transforms.RandomHorizontalFlip(self.hflip)] if self.hflip > 0 else []
+            train = transforms.Compose([  # resized and cropped as for evaluation, then moved
+                transforms.Resize(self.img_size), transforms.CenterCrop(self.img_size), *flip,
                 transforms.RandomAffine(self.degrees, translate=(self.translate, self.translate),
                                         scale=tuple(self.scale), interpolation=transforms.InterpolationMode.BILINEAR),
                 transforms.ToTensor(), transforms.Normalize(mean, std)])
@@ -287,7 +288,7 @@ class ImageDataModule(DataModule):
         if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
             self.mean, self.std = tuple(self.fitted["mean"]), tuple(self.fitted["std"])
             self.predict_set, self._predict_names = self._predict_data(Path(self.predict_path), self.mean, self.std)
-            self.source = f"{self.predict_path} (classes and normalisation from the checkpoint)"
+            self.source = f"real: {self.predict_path} (classes and normalisation from the checkpoint)"
             return
         data = self._load()
         labels, fixed = data["labels"], data["fixed"]
@@ -308,7 +309,10 @@ class ImageDataModule(DataModule):
             train, val, test = keep[tr], keep[va], keep[te]
         if len(train) == 0:
             raise DataError(f"no training images left after the split ({len(keep)} images)")
-        mean, std = self._norm(train)
+        if self.fitted is None:
+            mean, std = self._norm(train)
+        else:  # predicting the test split: the model's own normalisation
+            mean, std = tuple(self.fitted["mean"]), tuple(self.fitted["std"])
         self.mean, self.std = mean, std
         train_tf, eval_tf = self._transforms(mean, std)
         images, c, s = data["images"], self.channels, self.img_size

@@ -439,7 +439,7 @@ class PointCloudDataModule(DataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
             self.predict_set, self._predict_names = self._predict_data(Path(self.predict_path))
-            self.source = f"{self.predict_path} (classes from the checkpoint)"
+            self.source = f"real: {self.predict_path} (classes from the checkpoint)"
             return
         index = self._load_index()
         labels, fixed = index.labels, index.fixed

@@ -180,3 +180,23 @@ def test_bad_options_are_one_line_errors(tmp_path, flag, value, words):
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
     err = [line for line in res.stderr.splitlines() if line.startswith("ssmkit: error")]
     assert len(err) == 1 and words in err[0]
+
+
+def test_checkpoint_columns_name_an_unknown_target():
+    """Predicting from a checkpoint's fitted state: a target that is not one of the model's columns is one clear
+    error (not a bare ValueError, nor a silently wrong column)."""
+    from ssmkit_timeseries.data import ForecastDataModule
+
+    from ssmkit.data.datamodule import FITTED_STATE
+    from ssmkit.errors import ConfigError
+
+    state = {"columns": ["load", "temp"], "n_marks": 0, "period": 24, "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    token = FITTED_STATE.set(state)
+    try:
+        good = ForecastDataModule(path="never_read.csv", features="MS", target="temp")
+        bad = ForecastDataModule(path="never_read.csv", features="S", target="wind")
+    finally:
+        FITTED_STATE.reset(token)
+    assert (good.n_vars, good.target_index, good.period) == (2, 1, 24)
+    with pytest.raises(ConfigError, match=r"--data.target 'wind' is not one of the model's columns \['load', 'temp'\]"):
+        _ = bad.target_index
