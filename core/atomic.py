@@ -8,6 +8,14 @@ import tempfile
 from pathlib import Path
 
 
+def file_mode() -> int:
+    """The permissions a plain ``open`` would give a new file under this process's umask (temporary files
+    are created 0600; the renamed result should read like any other output)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **open_kwargs):
     """Open a temporary file beside ``path``; on success rename it over ``path``."""
@@ -19,6 +27,7 @@ def atomic_write(path: str | Path, mode: str = "w", **open_kwargs):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

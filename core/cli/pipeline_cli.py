@@ -41,7 +41,7 @@ class PipelineCLI(LightningCLI):
         # predict: the data module gets what its training data taught it (class names, normalisation) from
         # the checkpoint before it is built, so new files are predicted without the training data
         ckpt = self.config[self.subcommand].get("ckpt_path") if self.subcommand == "predict" else None
-        token = FITTED_STATE.set(_fitted_state(ckpt, self.datamodule_class) if ckpt else None)
+        token = FITTED_STATE.set(_fitted_state(_read_checkpoint(ckpt), self.datamodule_class) if ckpt else None)
         try:
             super().instantiate_classes()
         finally:
@@ -187,27 +187,44 @@ class _DropSigtermNotice(logging.Filter):
         return "Received SIGTERM" not in record.getMessage()
 
 
-def _fitted_state(ckpt: str, data_class: Any) -> dict | None:
-    """The data module's ``fitted_state`` saved in a checkpoint (None when it has none). A local path that is
-    missing or a folder is refused here, before the data module is built (it would otherwise be reported as
-    missing training data); a checkpoint that does not load is left to Lightning's own load to report."""
+def _read_checkpoint(ckpt: str) -> dict | None:
+    """The checkpoint's contents (tensors memory-mapped, so cheap), or None for Lightning's own keywords.
+    A missing path, a folder or a file that is not a loadable checkpoint stop with one line here, before any
+    data is read (they would otherwise surface as missing training data or a traceback)."""
     if ckpt in ("last", "best", "hpc", "registry") or ckpt.startswith("registry:"):
-        return None  # Lightning's own keywords
-    if "://" in ckpt:  # http(s), s3, gs...: through fsspec, as Lightning reads them
-        from lightning_fabric.utilities.cloud_io import _load
-
-        def load():
-            return _load(ckpt, map_location="cpu", weights_only=True)
-    else:
-        if not Path(ckpt).is_file():
-            raise SSMKitError(f"{ckpt}: " + ("is a folder, not a checkpoint file" if Path(ckpt).is_dir()
-                                             else "checkpoint not found"))
-
-        def load():
-            return torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+        return None
     try:
-        checkpoint = load()
-    except Exception:  # noqa: BLE001 - any failure here is reported by Lightning's own load
+        if "://" in ckpt:  # http(s), s3, gs...: through fsspec, as Lightning reads them
+            from lightning_fabric.utilities.cloud_io import _load
+
+            checkpoint = _load(ckpt, map_location="cpu", weights_only=True)
+        else:
+            if not Path(ckpt).is_file():
+                raise SSMKitError(f"{ckpt}: " + ("is a folder, not a checkpoint file" if Path(ckpt).is_dir()
+                                                 else "checkpoint not found"))
+            checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
+    except SSMKitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated, corrupt, not a checkpoint, unsafe to load
+        detail = " ".join(str(exc).split())[:200]
+        raise SSMKitError(f"{ckpt}: not a readable checkpoint ({type(exc).__name__}: {detail})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise SSMKitError(f"{ckpt}: not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def _check_pipeline(ckpt: str, checkpoint: dict, pipeline: Pipeline, command: str) -> None:
+    """Refuse another pipeline's checkpoint by the data module it saved (ssmkit data modules save their state)."""
+    saved = [k for k, v in checkpoint.items() if isinstance(v, dict) and ("train_loader" in v or "fitted" in v)]
+    wanted = pipeline.data_class.__qualname__
+    if saved and wanted not in saved:
+        raise SSMKitError(f"{ckpt}: this checkpoint was trained with the data module {saved[0]}, not "
+                          f"`{command}`'s {wanted} (another pipeline's checkpoint?)")
+
+
+def _fitted_state(checkpoint: dict | None, data_class: Any) -> dict | None:
+    """The data module's ``fitted_state`` saved in a checkpoint (None when it has none)."""
+    if checkpoint is None:
         return None
     if isinstance(data_class, type):
         names = [data_class.__qualname__]
@@ -254,6 +271,12 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
         else:
             wanted = "last.ckpt" if which == "last" else "best-*.ckpt"
             raise SSMKitError(f"--ckpt_path {which}: no {wanted} under {root} (run `fit` first)")
+    if "--ckpt_path" in args and args.index("--ckpt_path") + 1 < len(args):
+        ckpt = args[args.index("--ckpt_path") + 1]
+        checkpoint = _read_checkpoint(ckpt)
+        if checkpoint is not None:
+            _check_pipeline(ckpt, checkpoint, pipeline, f"ssmkit {plugin} {name}")
+        del checkpoint
     run_config = False
     if "--ckpt_path" in args and "--config" not in args and args and args[0] in ("fit", "validate", "test",
                                                                                     "predict"):

@@ -131,3 +131,25 @@ def test_fitted_state_is_made_plain_for_weights_only_loading(tmp_path):
     with pytest.raises(ConfigError, match=r"fitted_state\(\)\['bad'\] holds a object"):
         _Fitted({"bad": object()}).state_dict()
     assert "fitted" not in _Fitted(None).state_dict()
+
+
+def test_atomic_writes_get_the_umask_permissions_not_the_temporary_files(tmp_path):
+    """Outputs written through a temporary file read like any other new file (0644 under umask 022), not 0600."""
+    import os
+    import stat
+
+    from ssmkit.atomic import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "out.csv") as handle:
+            handle.write("a\n")
+        with open(tmp_path / "plain.csv", "w") as handle:
+            handle.write("a\n")
+        os.umask(0o077)
+        with atomic_write(tmp_path / "private.csv") as handle:
+            handle.write("a\n")
+    finally:
+        os.umask(old)
+    mode = lambda name: stat.S_IMODE((tmp_path / name).stat().st_mode)  # noqa: E731
+    assert mode("out.csv") == mode("plain.csv") == 0o644 and mode("private.csv") == 0o600

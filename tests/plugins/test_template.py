@@ -98,12 +98,21 @@ def test_print_config_and_bad_input_errors(tmp_path):
     unknown = _run(["nosuchdomain", "x", "fit"], tmp_path)
     assert unknown.returncode == 2 and "unknown command or plug-in 'nosuchdomain'" in unknown.stderr
     good = _write_csv(tmp_path / "good.csv", n=12)
+    import torch
+
+    (tmp_path / "noise.ckpt").write_bytes(bytes(range(256)) * 8)
+    torch.save({"state_dict": {}, "ImageDataModule": {"fitted": {"classes": ["a"]}}}, tmp_path / "other.ckpt")
     for ckpt, says in ((tmp_path / "nope.ckpt", "checkpoint not found"),
-                       (tmp_path, "is a folder, not a checkpoint file")):
+                       (tmp_path, "is a folder, not a checkpoint file"),
+                       (tmp_path / "noise.ckpt", "not a readable checkpoint ("),
+                       (good, "not a readable checkpoint ("),
+                       (tmp_path / "other.ckpt", "this checkpoint was trained with the data module ImageDataModule, "
+                                                 "not `ssmkit template classify`'s CsvSequenceDataModule")):
         refused = _run(["template", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(good)],
                        tmp_path)  # said before any data is read (not as a missing training file)
         last = refused.stderr.strip().splitlines()[-1]
-        assert refused.returncode == 2 and last == f"ssmkit: error: {ckpt}: {says}", refused.stderr[-2000:]
+        assert refused.returncode == 2 and last.startswith(f"ssmkit: error: {ckpt}: {says}"), refused.stderr[-2000:]
+        assert "Traceback" not in refused.stderr
     for flags, says in ((["--trainer.strategy", "fsdp", "--trainer.accelerator", "cpu"], "requires a GPU accelerator"),
                         (["--trainer.strategy", "nonsense"], "invalid strategy name")):
         refused = _run(["template", "classify", "fit", "--data.path", str(good), *flags], tmp_path)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssmkit.atomic import atomic_write
+from ssmkit.atomic import atomic_write, file_mode
 from ssmkit.errors import DataError
 
 __all__ = ["Cube", "FORMATS", "CUBE_NAMES", "read_cube", "write_cube", "format_of", "to_hwb"]
@@ -512,6 +512,7 @@ def _write_mat73(variables: dict[str, np.ndarray], path: Path) -> Path:
         header = (_MAT73_MAGIC + b", Platform: ssmkit, Created by: ssmkit-hyperspectral HDF5 schema 1.00 .")
         with open(tmp, "r+b") as handle:
             handle.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM" + b"\x00" * (512 - 128))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -93,6 +93,10 @@ class ForecastDataModule(DataModule):
         self._table: TimeTable | None = None
         self.scaler: Scaler | None = None
         self.borders: Borders | None = None
+        if self.fitted is not None:  # predict from a checkpoint: the shapes and mode the model was trained with
+            for key in ("features", "target", "seq_len", "pred_len"):
+                if key in self.fitted:
+                    setattr(self, key, self.fitted[key])
 
     # the table ----------------------------------------------------------------------------
     @property
@@ -178,6 +182,8 @@ class ForecastDataModule(DataModule):
         if self.scaler is None:
             return None
         return {"columns": list(self.table.columns), "n_marks": self.n_marks, "period": self.period,
+                "freq": self.table.freq, "features": self.features, "target": self.target,
+                "seq_len": self.seq_len, "pred_len": self.pred_len,
                 "mean": [float(v) for v in self.scaler.mean], "std": [float(v) for v in self.scaler.std]}
 
     # splits and windows -------------------------------------------------------------------------
@@ -224,10 +230,22 @@ class ForecastDataModule(DataModule):
         """One window: the last ``seq_len`` rows of the predict table (the future is forecast)."""
         table = self.table if not self.predict_path else self._select(self._read_file(self.predict_path))
         trained = list(self.fitted["columns"]) if self.fitted is not None else self.table.columns
-        if table.columns != trained:
-            raise DataError(f"columns {table.columns} differ from the training columns {trained}", path=table.path)
+        if table.columns != trained:  # the model's columns by name: reordered or extra ones are fine
+            missing = [c for c in trained if c not in table.columns]
+            if missing:
+                raise DataError(f"the model's column(s) {missing} are not in the table (it has {table.columns})",
+                                path=table.path)
+            table.values = table.values[:, [table.columns.index(c) for c in trained]]
+            table.columns = list(trained)
         if len(table.values) < self.seq_len:
             raise DataError(f"{len(table.values)} rows, the model needs a look-back of {self.seq_len}",
+                            path=table.path)
+        if self.n_marks and table.timestamps is None:
+            raise DataError("no timestamp column, but the model was trained with calendar features from "
+                            "timestamps (a table with its times is needed)", path=table.path)
+        trained_freq = self.fitted.get("freq") if self.fitted is not None else self.table.freq
+        if trained_freq and table.freq and table.freq != trained_freq:
+            raise DataError(f"rows every {table.freq}, the model was trained on rows every {trained_freq}",
                             path=table.path)
         self._predict_table = table
         values = self.scaler.transform(table.values[-self.seq_len:])
@@ -262,6 +280,12 @@ class ForecastDataModule(DataModule):
             stamps = list(range(len(table.values), len(table.values) + len(forecast)))
         return stamps, header, np.stack(blocks, 1)
 
+    def check_output(self, path: str | Path) -> None:
+        if Path(path).suffix.lower() == ".png":  # the plot goes beside the CSV under the same name
+            raise ConfigError(f"--output {path}: give the forecast CSV's name (its plot is written beside it as "
+                              f"{Path(path).with_suffix('.png').name})")
+        super().check_output(path)
+
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path, quantiles=None) -> Path:
         """The forecast of the last window as CSV (timestamps continued) and a PNG plot beside it."""
         if not rows:
@@ -277,6 +301,10 @@ class ForecastDataModule(DataModule):
         from .plot import plot_forecast
 
         target = self.target if self.target in self._predict_table.columns else self._predict_table.columns[-1]
+        if target != self.target:  # "M" mode with the default target absent: say which column the plot shows
+            from ssmkit.cli.report import console
+
+            console.print(f"plot: --data.target {self.target!r} is not a column; plotting {target!r}")
         png = plot_forecast(self._predict_table, target, stamps, header, values, path.with_suffix(".png"),
                             history=max(self.seq_len, 2 * self.pred_len))
         self.written = [path, png]

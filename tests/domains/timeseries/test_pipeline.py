@@ -98,6 +98,46 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert pred.returncode == 0, pred.stderr[-3000:]
     with open(again) as f:
         assert list(csv.reader(f)) == rows
+    # a checkpoint copied away from its run folder (no config.yaml beside it) still knows its look-back,
+    # horizon, mode and target
+    alone = tmp_path / "elsewhere" / "model.ckpt"
+    alone.parent.mkdir()
+    alone.write_bytes(ckpts[0].read_bytes())
+    third = tmp_path / "third.csv"
+    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path",
+                 str(recent), "--output", str(third)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(third) as f:
+        assert list(csv.reader(f)) == rows
+    # a table at another frequency, or without timestamps for a model with calendar features: one line each
+    lines = recent.read_text().splitlines()
+    daily = tmp_path / "daily.csv"
+    days = np.datetime64("2021-01-01") + np.arange(100)
+    daily.write_text("\n".join([lines[0]] + [f"{d} 00:00:00,{ln.split(',', 1)[1]}"
+                                               for d, ln in zip(days, lines[1:101])]) + "\n")
+    untimed = tmp_path / "untimed.csv"
+    untimed.write_text("\n".join(ln.split(",", 1)[1] for ln in lines) + "\n")
+    for table, says in ((daily, "rows every D, the model was trained on rows every h"),
+                        (untimed, "no timestamp column")):
+        res = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path", str(table),
+                    "--output", str(tmp_path / "x.csv")], tmp_path)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+        last = res.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"ssmkit: error: {table}") and says in last, last
+    # the model's columns are taken by name: reordered and extra columns give the same forecast
+    shuffled = tmp_path / "shuffled.csv"
+    cells = [ln.split(",") for ln in lines]
+    shuffled.write_text("\n".join(",".join([c[0], c[2], "7" if i else "extra", c[1]]) for i, c in enumerate(cells))
+                        + "\n")
+    fourth = tmp_path / "fourth.csv"
+    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path",
+                 str(shuffled), "--output", str(fourth)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(fourth) as f:
+        assert list(csv.reader(f)) == rows
+    res = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path", str(recent),
+                "--output", str(tmp_path / "plot.png")], tmp_path)
+    assert res.returncode == 2 and "give the forecast CSV's name" in res.stderr.strip().splitlines()[-1]
 
 
 def test_bad_table_is_one_line_error(tmp_path):
