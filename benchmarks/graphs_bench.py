@@ -50,13 +50,20 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
     start = time.perf_counter()
     main = "test/rmse" if task == "graph-regress" else "test/acc"
     if folds:
+        selections = args.select.split(",") if args.select else []
+
         def on_fold(fold: int, m: dict) -> None:  # a run cut short still shows its finished folds
-            print(f"fold {fold}: {dataset} {model} {main} {float(m[main]):.4f} "
+            others = "".join(f" {s} {float(m[f'{main}[{s}]']):.4f}" for s in selections)
+            print(f"fold {fold}: {dataset} {model} {main} {float(m[main]):.4f}{others} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
 
         summary = cross_validate(pipeline, model_kwargs, data, folds=folds, seed=args.seed,
                                  trainer=_trainer_kwargs(args.epochs, pipeline), on_fold=on_fold,
-                                 only=[int(f) for f in args.folds.split(",")] if args.folds else None)
+                                 only=[int(f) for f in args.folds.split(",")] if args.folds else None,
+                                 selections=selections)
+        for sel in selections:
+            m, sd = summary[f"{main}[{sel}]"]
+            print(f"| {args.tag} | {dataset} | {model} | {main} [{sel}] | {m:.4f} | {sd:.4f} |", flush=True)
     else:
         pl.seed_everything(args.seed, verbose=False)
         dm, net = pipeline.instantiate(model=model_kwargs, data=data)
@@ -155,6 +162,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="default: the pipeline's max_epochs")
     p.add_argument("--model-json", default="{}", help="extra model arguments for every run")
     p.add_argument("--data-json", default="{}", help="extra data arguments for every run")
+    p.add_argument("--select", default=None, help="targets with folds: also test the epoch other rules pick in "
+                   "the same fit, e.g. min:val/loss,last (rows marked [rule])")
     p.add_argument("--folds", default=None, help="targets: only these fold indices, e.g. 0,1 (one process per "
                    "fold on a many-core machine; the rows' mean/std then cover these folds only)")
     p.add_argument("--nodes", default="1000,10000,100000,1000000")

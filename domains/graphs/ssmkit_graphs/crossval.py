@@ -11,17 +11,22 @@ import pytorch_lightning as pl
 
 def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: dict | None = None,
                    seed: int = 0, on_fold: Callable[[int, dict], None] | None = None,
-                   only: Sequence[int] | None = None) -> dict[str, tuple[float, float]]:
+                   only: Sequence[int] | None = None,
+                   selections: Sequence[str] = ()) -> dict[str, tuple[float, float]]:
     """Fit and test ``pipeline`` on each of ``folds`` stratified folds (``data`` gets folds/fold); returns
     {metric: (mean, std)} over folds of every "test/..." metric. ``trainer``: pl.Trainer keyword arguments
     (the best validation checkpoint of each fold is tested when checkpointing is on). ``only``: run just these
-    fold indices (to spread the folds of one split over several processes; each fold is seeded alike)."""
+    fold indices (to spread the folds of one split over several processes; each fold is seeded alike).
+    ``selections``: also test, from the same fit, the epoch chosen by other rules: "min:val/loss",
+    "max:val/acc" (a monitored metric) or "last" (the final weights); their metrics are keyed
+    "test/acc[min:val/loss]", "test/acc[last]"."""
     chosen = range(folds) if only is None else list(only)
     bad = [f for f in chosen if not 0 <= f < folds]
     if bad:
         raise ValueError(f"fold indices {bad} out of range for {folds} folds")
     if not chosen or len(set(chosen)) != len(chosen):
         raise ValueError(f"folds to run {list(chosen)}: give distinct fold indices, at least one")
+    rules = [_rule(s) for s in selections]
     results: list[dict] = []
     for fold in chosen:
         pl.seed_everything(seed + fold, verbose=False)
@@ -32,14 +37,33 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
         with tempfile.TemporaryDirectory(prefix="ssmkit-cv-") as tmp:  # fold checkpoints never land in the cwd
             best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor=pipeline.monitor, mode=pipeline.mode) \
                 if kwargs.get("enable_checkpointing", True) else None
-            t = pl.Trainer(callbacks=callbacks + ([best] if best else []), default_root_dir=tmp, **kwargs)
+            extra = {name: pl.callbacks.ModelCheckpoint(dirpath=f"{tmp}/{i}", monitor=monitor, mode=mode)
+                     for i, (name, monitor, mode) in enumerate(rules) if monitor}
+            t = pl.Trainer(callbacks=callbacks + ([best] if best else []) + list(extra.values()),
+                           default_root_dir=tmp, **kwargs)
             t.fit(net, datamodule=dm)
+            also = {}
+            for name, monitor, _ in sorted(rules, key=lambda r: r[1] is not None):  # "last" before any reload
+                found = t.test(net, datamodule=dm, ckpt_path=extra[name].best_model_path if monitor else None,
+                               verbose=False)[0]
+                also.update({f"{k}[{name}]": v for k, v in found.items()})
             metrics = t.test(net, datamodule=dm, ckpt_path="best" if best else None, verbose=False)[0]
+            metrics.update(also)
         results.append(metrics)
         if on_fold is not None:
             on_fold(fold, metrics)
     keys = sorted(k for k in results[0] if k.startswith("test/"))
     return {k: (statistics.mean(r[k] for r in results), statistics.pstdev(r[k] for r in results)) for k in keys}
+
+
+def _rule(text: str) -> tuple[str, str | None, str | None]:
+    """"min:val/loss" -> (text, "val/loss", "min"); "last" -> ("last", None, None)."""
+    if text == "last":
+        return text, None, None
+    mode, _, monitor = text.partition(":")
+    if mode not in ("min", "max") or not monitor:
+        raise ValueError(f"selection {text!r}: use last, min:<metric> or max:<metric>")
+    return text, monitor, mode
 
 
 __all__ = ["cross_validate"]

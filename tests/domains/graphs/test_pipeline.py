@@ -175,3 +175,27 @@ def test_cross_validate_runs_only_the_chosen_folds(tmp_path):
     for only in ([], [1, 1]):
         with pytest.raises(ValueError, match="distinct fold indices, at least one"):
             cross_validate(pipe, {}, data, folds=4, only=only)
+
+
+def test_cross_validate_selections_test_other_epochs_of_the_same_fit(tmp_path):
+    """"last" tests the final weights (equal to a run without checkpointing, same seed); "min:val/loss" tests a
+    saved epoch; with one epoch every rule picks the same weights; a malformed rule fails before any fit."""
+    import pytest
+    from ssmkit_graphs.crossval import cross_validate
+
+    _write_graph_set(tmp_path / "set", 24)
+    pipe = registry.get("pipelines", "graphs/graph-classify")
+    data = {**{k: str(tmp_path / "set" / f"{k}.csv") for k in ("edges", "nodes", "labels")}, "batch_size": 8}
+    model = {"d_model": 8, "n_layers": 1, "model": "gin", "lr": 0.05}
+    three = cross_validate(pipe, model, data, folds=4, only=[0], trainer={"max_epochs": 3},
+                           selections=["last", "min:val/loss"])
+    plain = cross_validate(pipe, model, data, folds=4, only=[0],
+                           trainer={"max_epochs": 3, "enable_checkpointing": False})
+    assert three["test/loss[last]"][0] == pytest.approx(plain["test/loss"][0], abs=1e-6)
+    assert "test/acc[min:val/loss]" in three
+    one = cross_validate(pipe, model, data, folds=4, only=[0], trainer={"max_epochs": 1},
+                         selections=["last", "min:val/loss"])
+    assert one["test/loss[last]"][0] == pytest.approx(one["test/loss"][0], abs=1e-6)
+    assert one["test/loss[min:val/loss]"][0] == pytest.approx(one["test/loss"][0], abs=1e-6)
+    with pytest.raises(ValueError, match="selection 'best'"):
+        cross_validate(pipe, model, data, folds=4, selections=["best"])
