@@ -55,6 +55,12 @@ def plain(value: Any, where: str) -> Any:
                       "strings there")
 
 
+def delimiter_for(path: str | Path) -> str:
+    """The column separator a table at ``path`` should use: a tab for .tsv/.tab (also before .gz), else a comma."""
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+    return "\t" if suffixes and suffixes[-1] in (".tsv", ".tab") else ","
+
+
 class DataModule(pl.LightningDataModule):
     """Holds ``train_set``/``val_set``/``test_set``/``predict_set`` filled by ``setup``.
 
@@ -168,13 +174,13 @@ class DataModule(pl.LightningDataModule):
                                   f"will not write over it (give another --output)")
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """Write rows as CSV atomically (temporary name, then rename)."""
+        """Write rows atomically (temporary name, then rename): tab-separated to a .tsv/.tab name, else CSV."""
         self.check_output(path)
         rows = self.prediction_rows(rows)
         path = Path(path)
         fields = list(rows[0]) if rows else list(self.prediction_fields or ["index"])
         with atomic_write(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer = csv.DictWriter(handle, fieldnames=fields, delimiter=delimiter_for(path))
             writer.writeheader()
             writer.writerows(rows)
         return path

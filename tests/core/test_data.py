@@ -175,3 +175,22 @@ def test_check_output_guards_input_files_and_files_inside_input_folders(tmp_path
         dm.check_output(dm.labels / "out.csv")
     with pytest.raises(ConfigError, match="batch_size 0"):
         DataModule(batch_size=0)
+
+
+@pytest.mark.parametrize("name, sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.TAB", "\t"), ("p.tsv.gz", "\t"),
+                                       ("p.txt", ",")])
+def test_predictions_use_the_separator_their_name_asks_for(tmp_path, name, sep):
+    """write_predictions: tab-separated to .tsv/.tab, comma-separated otherwise; read back with that separator."""
+    import csv
+
+    from ssmkit.data import DataModule
+    from ssmkit.data.datamodule import delimiter_for
+
+    assert delimiter_for(name) == sep
+    if name.endswith(".gz"):
+        return
+    rows = [{"index": 0, "label": "a,b", "probability": 0.5}, {"index": 1, "label": "c", "probability": 0.25}]
+    out = DataModule().write_predictions(rows, tmp_path / name)
+    with open(out, newline="") as handle:
+        back = list(csv.DictReader(handle, delimiter=sep))
+    assert back == [{k: str(v) for k, v in r.items()} for r in rows]

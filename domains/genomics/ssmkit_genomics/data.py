@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule, dataset_root, split_indices
 from ssmkit.errors import DataError
 
@@ -67,8 +65,12 @@ class DNAClassDataModule(DataModule):
             default: the longest sequence.
         lowercase: "upper" (soft-masked bases read as bases), "n" (as N) or "error".
         rc_augment: read the reverse strand of half the training sequences.
-        predict_path: sequences to classify (default: the test split).
+        predict_path: sequences to classify (default: the test split); ``predict`` writes id, label,
+            probability, tab-separated (predictions.tsv; comma-separated to an ``--output`` named .csv).
     """
+
+    prediction_file = "predictions.tsv"
+    prediction_fields = ("id", "label", "probability")
 
     def __init__(self, dataset: str = "genomics/promoters_ecoli", data_dir: str | None = None,
                  files: dict[str, list[str]] | None = None, path: str | None = None, label_csv: str | None = None,
@@ -188,15 +190,6 @@ class DNAClassDataModule(DataModule):
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"id": self._predict_records[r["index"]].id, "label": self.classes[r["label"]],
                  "probability": r["probability"]} for r in rows]
-
-    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """id, label, probability as TSV, written atomically."""
-        path = Path(path)
-        with atomic_write(path, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["id", "label", "probability"], delimiter="\t")
-            writer.writeheader()
-            writer.writerows(self.prediction_rows(rows))
-        return path
 
 
 __all__ = ["DNAClassDataModule", "TokenSet"]

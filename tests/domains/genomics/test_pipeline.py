@@ -168,6 +168,14 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert pred.returncode == 0, pred.stderr[-3000:]
     with open(again, newline="") as handle:
         assert list(csv.reader(handle, delimiter="\t")) == rows
+    # a .csv name gets commas (the same rows), not tab-separated text under a .csv name
+    as_csv = tmp_path / "again.csv"
+    pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),
+                 "--output", str(as_csv)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    assert "\t" not in as_csv.read_text()
+    with open(as_csv, newline="") as handle:
+        assert list(csv.reader(handle)) == rows
 
 
 def _one_error_line(res, name: str) -> str:
