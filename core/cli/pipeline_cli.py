@@ -52,6 +52,10 @@ class PipelineCLI(LightningCLI):
             # every rank predicts every input in order and rank 0 writes them: no sharding, so no gathering and
             # reordering of per-rank rows (whose number per input varies by domain); predict is cheap
             kwargs["use_distributed_sampler"] = False
+            if self.config["predict"].get("output"):
+                # the predictions go where --output says: no new run-version folder (logger, config) per predict
+                kwargs["logger"] = False
+                self.save_config_callback = None
         try:
             trainer = super().instantiate_trainer(**kwargs)
         except SSMKitError:

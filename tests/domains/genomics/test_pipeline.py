@@ -147,6 +147,8 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert "head_dropout: 0.25" in test_config and "d_model: 8" in test_config
     assert all(name in test.stdout for name in ("test/acc", "test/mcc", "test/sensitivity", "test/specificity"))
 
+    runs = tmp_path / "runs" / "genomics-classify" / "lightning_logs"
+    versions = sorted(p.name for p in runs.iterdir())
     out = tmp_path / "out" / "pred.tsv"
     pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(new),
                  "--output", str(out)], tmp_path)
@@ -158,6 +160,7 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     assert {r[1] for r in rows[1:]} <= {"neg", "pos"}
     assert all(0.5 <= float(r[2]) <= 1.0 for r in rows[1:])
     assert [p.name for p in out.parent.iterdir()] == ["pred.tsv"]  # no temporary left behind
+    assert sorted(p.name for p in runs.iterdir()) == versions  # --output given: no new run folder
 
     # classes, their counts and the length come from the checkpoint: no training data needed to predict
     fasta.rename(tmp_path / "gone.fa")
