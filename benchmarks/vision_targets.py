@@ -92,6 +92,7 @@ def mnist(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = ModelCheckpoint(dirpath=tmp, monitor="val/acc", mode="max")
         trainer = pl.Trainer(max_epochs=args.epochs, logger=False, callbacks=[ckpt], enable_progress_bar=False,
+                             max_time={"minutes": args.max_minutes} if args.max_minutes else None,
                              enable_model_summary=False, gradient_clip_val=1.0,
                              precision="bf16-mixed" if torch.cuda.is_available() else "32-true")
         start = time.perf_counter()
@@ -99,6 +100,7 @@ def mnist(args) -> None:
         seconds = time.perf_counter() - start
         result = trainer.test(net, datamodule=dm, ckpt_path=ckpt.best_model_path, verbose=False)[0]
     out = {"model": args.model, "scan": args.scan, "options": args.options, "epochs": args.epochs,
+           "epochs_run": trainer.current_epoch,
            "best_val_acc": round(float(ckpt.best_model_score), 4),
            **{k: round(v, 4) for k, v in result.items()}, "train_s": round(seconds, 1), "data": dm.source,
            "test_size": len(dm.test_set)}
@@ -125,6 +127,8 @@ def main() -> None:
     m.add_argument("--batch", type=int, default=128)
     m.add_argument("--workers", type=int, default=4)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--max-minutes", type=float, default=None,
+                   help="stop training after this long (the learning-rate schedule still spans --epochs)")
     args = parser.parse_args()
     throughput(args) if args.what == "throughput" else mnist(args)
 
