@@ -37,17 +37,21 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
         with tempfile.TemporaryDirectory(prefix="ssmkit-cv-") as tmp:  # fold checkpoints never land in the cwd
             best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor=pipeline.monitor, mode=pipeline.mode) \
                 if kwargs.get("enable_checkpointing", True) else None
+            same = {name for name, monitor, mode in rules if best and (monitor, mode) == (best.monitor, best.mode)}
             extra = {name: pl.callbacks.ModelCheckpoint(dirpath=f"{tmp}/{i}", monitor=monitor, mode=mode)
-                     for i, (name, monitor, mode) in enumerate(rules) if monitor}
+                     for i, (name, monitor, mode) in enumerate(rules) if monitor and name not in same}
             t = pl.Trainer(callbacks=callbacks + ([best] if best else []) + list(extra.values()),
                            default_root_dir=tmp, **kwargs)
             t.fit(net, datamodule=dm)
+            # the chosen files, taken now: testing a checkpoint restores the callbacks' states saved in it, so
+            # "best" asked for after another checkpoint was tested would name that epoch's (deleted) best file
+            main_path = best.best_model_path if best else None
+            paths = {name: cb.best_model_path for name, cb in extra.items()} | dict.fromkeys(same, main_path)
             also = {}
             for name, monitor, _ in sorted(rules, key=lambda r: r[1] is not None):  # "last" before any reload
-                found = t.test(net, datamodule=dm, ckpt_path=extra[name].best_model_path if monitor else None,
-                               verbose=False)[0]
+                found = t.test(net, datamodule=dm, ckpt_path=paths[name] if monitor else None, verbose=False)[0]
                 also.update({f"{k}[{name}]": v for k, v in found.items()})
-            metrics = t.test(net, datamodule=dm, ckpt_path="best" if best else None, verbose=False)[0]
+            metrics = t.test(net, datamodule=dm, ckpt_path=main_path or None, verbose=False)[0]
             metrics.update(also)
         results.append(metrics)
         if on_fold is not None:

@@ -215,9 +215,20 @@ def test_cross_validate_selections_test_other_epochs_of_the_same_fit(tmp_path):
                            trainer={"max_epochs": 3, "enable_checkpointing": False})
     assert three["test/loss[last]"][0] == pytest.approx(plain["test/loss"][0], abs=1e-6)
     assert "test/acc[min:val/loss]" in three
+    # the main metric is the pipeline monitor's best epoch, as without selections (testing another rule's
+    # checkpoint first restores the callbacks' states from that file; the best file must not be looked up after)
+    for seed in range(3):
+        data_seed = {**data, "seed": seed}
+        long = cross_validate(pipe, model, data_seed, folds=4, only=[1], trainer={"max_epochs": 8}, seed=seed,
+                              selections=["max:val/acc", "max:val/auroc"])
+        alone = cross_validate(pipe, model, data_seed, folds=4, only=[1], trainer={"max_epochs": 8}, seed=seed)
+        assert long["test/loss"][0] == pytest.approx(alone["test/loss"][0], abs=1e-6)
     one = cross_validate(pipe, model, data, folds=4, only=[0], trainer={"max_epochs": 1},
                          selections=["last", "min:val/loss"])
     assert one["test/loss[last]"][0] == pytest.approx(one["test/loss"][0], abs=1e-6)
     assert one["test/loss[min:val/loss]"][0] == pytest.approx(one["test/loss"][0], abs=1e-6)
+    # a rule equal to the pipeline's own monitor (val/loss, min) reuses its checkpoint
+    same = cross_validate(pipe, model, data, folds=4, only=[0], trainer={"max_epochs": 3}, selections=["min:val/loss"])
+    assert same["test/loss[min:val/loss]"][0] == pytest.approx(same["test/loss"][0], abs=1e-6)
     with pytest.raises(ValueError, match="selection 'best'"):
         cross_validate(pipe, model, data, folds=4, selections=["best"])
