@@ -8,7 +8,7 @@ EXTRAS_graphs := [molecules]# RDKit: SMILES input and ESOL
 
 .PHONY: setup demo test test-all lint bench clean
 
-$(BIN)/ssmkit: pyproject.toml $(DOMAINS) plugins/template/pyproject.toml
+$(BIN)/ssmkit: Makefile pyproject.toml $(DOMAINS) plugins/template/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]" -e plugins/template $(foreach d,$(DOMAINS),-e "$(dir $(d))$(EXTRAS_$(notdir $(patsubst %/,%,$(dir $(d)))))")

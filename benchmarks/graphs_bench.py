@@ -50,7 +50,7 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
     start = time.perf_counter()
     main = "test/rmse" if task == "graph-regress" else "test/acc"
     if folds:
-        selections = args.select.split(",") if args.select else []
+        selections = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else []
 
         def on_fold(fold: int, m: dict) -> None:  # a run cut short still shows its finished folds
             others = "".join(f" {s} {float(m[f'{main}[{s}]']):.4f}" for s in selections)
@@ -65,6 +65,8 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
             m, sd = summary[f"{main}[{sel}]"]
             print(f"| {args.tag} | {dataset} | {model} | {main} [{sel}] | {m:.4f} | {sd:.4f} |", flush=True)
     else:
+        if args.select:
+            print(f"note: --select applies to cross-validated targets; {dataset} is one split", flush=True)
         pl.seed_everything(args.seed, verbose=False)
         dm, net = pipeline.instantiate(model=model_kwargs, data=data)
         with tempfile.TemporaryDirectory() as tmp:

@@ -98,10 +98,10 @@ def mnist(args) -> None:
         start = time.perf_counter()
         trainer.fit(net, datamodule=dm)
         seconds = time.perf_counter() - start
-        result = trainer.test(net, datamodule=dm, ckpt_path=ckpt.best_model_path, verbose=False)[0]
+        result = trainer.test(net, datamodule=dm, ckpt_path=ckpt.best_model_path or None, verbose=False)[0]
     out = {"model": args.model, "scan": args.scan, "options": args.options, "epochs": args.epochs,
            "epochs_run": trainer.current_epoch,
-           "best_val_acc": round(float(ckpt.best_model_score), 4),
+           "best_val_acc": None if ckpt.best_model_score is None else round(float(ckpt.best_model_score), 4),
            **{k: round(v, 4) for k, v in result.items()}, "train_s": round(seconds, 1), "data": dm.source,
            "test_size": len(dm.test_set)}
     print(json.dumps(out), flush=True)

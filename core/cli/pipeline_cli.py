@@ -109,7 +109,8 @@ class PipelineCLI(LightningCLI):
         for src, dst in self.pipeline.links.items():
             parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
         parser.add_argument("--output", type=str | None, default=None,
-                            help="predict: CSV file to write (default: predictions.csv in the run folder)")
+                            help="predict: file to write (.tsv/.tab: tab-separated; default: the data module's "
+                                 "predictions file in the run folder; given, no run folder is opened)")
 
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict[str, Any]:
         kwargs = super()._prepare_subcommand_kwargs(subcommand)

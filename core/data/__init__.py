@@ -12,9 +12,9 @@ from .catalog import DatasetEntry, RemoteFile, data_dir, dataset_root
 from .download import fetch, sha256_of, verify
 
 if TYPE_CHECKING:
-    from .datamodule import DataModule, split_indices
+    from .datamodule import DataModule, delimiter_for, split_indices
 
-_LAZY = {"DataModule": ".datamodule", "split_indices": ".datamodule"}
+_LAZY = {"DataModule": ".datamodule", "split_indices": ".datamodule", "delimiter_for": ".datamodule"}
 
 
 def __getattr__(name: str):
@@ -24,4 +24,4 @@ def __getattr__(name: str):
 
 
 __all__ = ["DatasetEntry", "RemoteFile", "data_dir", "dataset_root", "fetch", "verify", "sha256_of",
-           "DataModule", "split_indices"]
+           "DataModule", "split_indices", "delimiter_for"]

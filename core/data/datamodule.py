@@ -56,9 +56,8 @@ def plain(value: Any, where: str) -> Any:
 
 
 def delimiter_for(path: str | Path) -> str:
-    """The column separator a table at ``path`` should use: a tab for .tsv/.tab (also before .gz), else a comma."""
-    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
-    return "\t" if suffixes and suffixes[-1] in (".tsv", ".tab") else ","
+    """The column separator a table at ``path`` should use: a tab for .tsv/.tab, else a comma."""
+    return "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
 
 
 class DataModule(pl.LightningDataModule):
@@ -158,6 +157,8 @@ class DataModule(pl.LightningDataModule):
         """Refuse to write predictions over one of ``input_files()`` or over an existing file inside an input
         folder (outside any ``runs/`` folder there), and an output that is a folder or lies under a file."""
         target = Path(path).resolve()
+        if target.suffix.lower() in (".gz", ".bz2", ".xz", ".zip"):
+            raise ConfigError(f"{path}: outputs are written uncompressed; give a name without {target.suffix}")
         if target.is_dir():
             raise ConfigError(f"{path}: is a folder; give --output a file name (e.g. {Path(path) / 'predictions.csv'})")
         for parent in target.parents:

@@ -177,18 +177,22 @@ def test_check_output_guards_input_files_and_files_inside_input_folders(tmp_path
         DataModule(batch_size=0)
 
 
-@pytest.mark.parametrize("name, sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.TAB", "\t"), ("p.tsv.gz", "\t"),
+@pytest.mark.parametrize("name, sep", [("p.csv", ","), ("p.tsv", "\t"), ("p.TAB", "\t"), ("p.tsv.gz", None),
                                        ("p.txt", ",")])
 def test_predictions_use_the_separator_their_name_asks_for(tmp_path, name, sep):
-    """write_predictions: tab-separated to .tsv/.tab, comma-separated otherwise; read back with that separator."""
+    """write_predictions: tab-separated to .tsv/.tab, comma-separated otherwise (read back with that separator);
+    a compressed name is refused before anything is written."""
     import csv
 
-    from ssmkit.data import DataModule
-    from ssmkit.data.datamodule import delimiter_for
+    from ssmkit.data import DataModule, delimiter_for
+    from ssmkit.errors import ConfigError
 
-    assert delimiter_for(name) == sep
-    if name.endswith(".gz"):
+    if sep is None:  # compressed names are refused: the file would be plain text
+        with pytest.raises(ConfigError, match=r"p\.tsv\.gz: outputs are written uncompressed"):
+            DataModule().write_predictions([{"index": 0}], tmp_path / name)
+        assert not list(tmp_path.iterdir())
         return
+    assert delimiter_for(name) == sep
     rows = [{"index": 0, "label": "a,b", "probability": 0.5}, {"index": 1, "label": "c", "probability": 0.25}]
     out = DataModule().write_predictions(rows, tmp_path / name)
     with open(out, newline="") as handle:

@@ -22,7 +22,6 @@ from torch import nn
 from torch.utils.data import Dataset
 from torchmetrics import MeanMetric, MetricCollection
 
-from ssmkit.atomic import atomic_write
 from ssmkit.backbone import Backbone
 from ssmkit.data import DataModule, dataset_root, split_indices
 from ssmkit.errors import ConfigError, DataError
@@ -149,7 +148,11 @@ class FastaLMDataModule(DataModule):
     beside the file or in the user cache; windows read from disk as they are drawn, so files bigger than
     memory train), smaller or compressed files whole; "always" indexes every input (plain FASTA only);
     "never" reads every file whole. Indexed records must be evenly wrapped (as ``samtools faidx`` wants).
+    ``predict`` writes id, bases, bits_per_base (predictions.tsv; an ``--output`` named .csv gets commas).
     """
+
+    prediction_file = "predictions.tsv"
+    prediction_fields = ("id", "bases", "bits_per_base")
 
     def __init__(self, path: str | list[str] | None = None, dataset: str = "genomics/promoters_arabidopsis",
                  data_dir: str | None = None, context: int = 1024, lowercase: str = "upper",
@@ -241,14 +244,6 @@ class FastaLMDataModule(DataModule):
             out.append({"id": self.predict_set.stream_id(s), "bases": int(bases), "bits_per_base": round(bits, 5)})
         return out
 
-    def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
-        """id, bases scored, bits per base as TSV, written atomically."""
-        path = Path(path)
-        with atomic_write(path, "w") as handle:
-            handle.write("id\tbases\tbits_per_base\n")
-            for r in self.prediction_rows(rows):
-                handle.write(f"{r['id']}\t{r['bases']}\t{r['bits_per_base']}\n")
-        return path
 
 
 class BitsPerBase(MeanMetric):

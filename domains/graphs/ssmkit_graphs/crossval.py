@@ -27,6 +27,9 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
     if not chosen or len(set(chosen)) != len(chosen):
         raise ValueError(f"folds to run {list(chosen)}: give distinct fold indices, at least one")
     rules = [_rule(s) for s in selections]
+    checkpointing = (trainer or {}).get("enable_checkpointing", True)
+    if not checkpointing and any(monitor for _, monitor, _ in rules):
+        raise ValueError("selections other than 'last' need checkpoints: drop enable_checkpointing=False")
     results: list[dict] = []
     for fold in chosen:
         pl.seed_everything(seed + fold, verbose=False)
@@ -47,17 +50,30 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
             # "best" asked for after another checkpoint was tested would name that epoch's (deleted) best file
             main_path = best.best_model_path if best else None
             paths = {name: cb.best_model_path for name, cb in extra.items()} | dict.fromkeys(same, main_path)
+            missing = [name for name, path in paths.items() if not path]
+            if missing:
+                raise ValueError(f"selection {missing[0]!r}: no checkpoint was saved (is there a validation split?)")
+
             also = {}
-            for name, monitor, _ in sorted(rules, key=lambda r: r[1] is not None):  # "last" before any reload
-                found = t.test(net, datamodule=dm, ckpt_path=paths[name] if monitor else None, verbose=False)[0]
-                also.update({f"{k}[{name}]": v for k, v in found.items()})
-            metrics = t.test(net, datamodule=dm, ckpt_path=main_path or None, verbose=False)[0]
+            for name, monitor, _ in rules:  # the weights in memory first: "last", then the main choice
+                if not monitor:
+                    also |= _tested(t, net, dm, None, name)
+            metrics = _tested(t, net, dm, main_path or None)  # no saved best (no validation): the final weights
+            for name, monitor, _ in rules:
+                if monitor:
+                    also |= _tested(t, net, dm, paths[name], name)
             metrics.update(also)
         results.append(metrics)
         if on_fold is not None:
             on_fold(fold, metrics)
     keys = sorted(k for k in results[0] if k.startswith("test/"))
     return {k: (statistics.mean(r[k] for r in results), statistics.pstdev(r[k] for r in results)) for k in keys}
+
+
+def _tested(trainer, net, dm, path: str | None, name: str | None = None) -> dict:
+    """Test metrics of the weights at ``path`` (None: those in memory), keys suffixed "[name]" when named."""
+    found = trainer.test(net, datamodule=dm, ckpt_path=path, verbose=False)[0]
+    return {f"{k}[{name}]": v for k, v in found.items()} if name else found
 
 
 def _rule(text: str) -> tuple[str, str | None, str | None]:

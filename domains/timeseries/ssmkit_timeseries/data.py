@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ssmkit.atomic import atomic_write
-from ssmkit.data import DataModule, dataset_root
+from ssmkit.data import DataModule, dataset_root, delimiter_for
 from ssmkit.errors import ConfigError, DataError
 
 from .calendar import calendar_features, future_timestamps
@@ -287,14 +287,15 @@ class ForecastDataModule(DataModule):
         super().check_output(path)
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path, quantiles=None) -> Path:
-        """The forecast of the last window as CSV (timestamps continued) and a PNG plot beside it."""
+        """The forecast of the last window as CSV (TSV to a .tsv/.tab name; timestamps continued) and a PNG plot
+        beside it."""
         if not rows:
             raise DataError("nothing to forecast", path=path)
         path = Path(path)
         stamps, header, values = self.forecast_frame(rows[-1]["forecast"], quantiles or self._quantiles())
         time_name = self._time_column()
         with atomic_write(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, delimiter=delimiter_for(path))
             writer.writerow([time_name] + header)
             for stamp, row in zip(stamps, values):
                 writer.writerow([stamp] + [f"{v:.6g}" for v in row])

@@ -94,6 +94,11 @@ def test_pretrain_embed_and_finetune_through_the_console_script(tmp_path):
     rows = [r.split("\t") for r in scores.read_text().splitlines()]
     assert rows[0] == ["id", "bases", "bits_per_base"] and len(rows) == 61
     assert all(int(r[1]) == 95 and 0 <= float(r[2]) < 2 for r in rows[1:])
+    # without --output: predictions.tsv in the run folder (tab-separated under a name that says so)
+    pred = _cli(["genomics", "pretrain", "predict", "--ckpt_path", str(ckpt)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    (default,) = (tmp_path / "runs" / "genomics-pretrain").rglob("predictions.tsv")
+    assert default.read_text() == scores.read_text()
 
     emb = tmp_path / "emb.npy"
     res = _cli(["genomics", "embed", "predict", "--model.checkpoint", str(ckpt), "--data.path", str(fasta),

@@ -230,5 +230,11 @@ def test_cross_validate_selections_test_other_epochs_of_the_same_fit(tmp_path):
     # a rule equal to the pipeline's own monitor (val/loss, min) reuses its checkpoint
     same = cross_validate(pipe, model, data, folds=4, only=[0], trainer={"max_epochs": 3}, selections=["min:val/loss"])
     assert same["test/loss[min:val/loss]"][0] == pytest.approx(same["test/loss"][0], abs=1e-6)
+    with pytest.raises(ValueError, match="need checkpoints"):
+        cross_validate(pipe, model, data, folds=4, only=[0], selections=["max:val/acc"],
+                       trainer={"max_epochs": 1, "enable_checkpointing": False})
+    with pytest.raises(ValueError, match="selection 'max:val/acc': no checkpoint was saved"):
+        cross_validate(pipe, model, data, folds=4, only=[0], selections=["last", "max:val/acc"],
+                       trainer={"max_epochs": 1, "limit_val_batches": 0})
     with pytest.raises(ValueError, match="selection 'best'"):
         cross_validate(pipe, model, data, folds=4, selections=["best"])

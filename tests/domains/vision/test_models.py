@@ -125,3 +125,17 @@ def test_cross_scan_sees_the_whole_grid():
     out = model.forward_features(x)
     (grad,) = torch.autograd.grad(out[0, 5].sum(), x)
     assert (grad.abs() > 0).all()  # rows and columns, both ways: every pixel reaches every token
+
+
+def test_pixel_sequence_models_default_to_s4d_and_keep_mamba_reachable():
+    """ssmkit_smnist/psmnist: S4D layers by default; mixer="mamba" alone rebuilds the earlier Mamba model
+    (expand 2, 16 states), so its checkpoints load with --model.options '{"mixer": "mamba"}'."""
+    from ssmkit.layers import S4D, Mamba
+
+    for name in ("ssmkit_smnist", "ssmkit_psmnist"):
+        s4d = timm.create_model(name)
+        assert all(isinstance(layer.mixer, S4D) for layer in s4d.backbone.layers)
+        assert s4d.backbone.layers[0].mixer.modes == 32  # 64 states = 32 complex modes
+        mamba = timm.create_model(name, mixer="mamba")
+        mixer = mamba.backbone.layers[0].mixer
+        assert isinstance(mixer, Mamba) and tuple(mixer.A_log.shape) == (256, 16)
