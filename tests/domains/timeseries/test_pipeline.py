@@ -92,23 +92,23 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     recent = tmp_path / "recent.csv"
     recent.write_bytes(data.read_bytes())
     data.rename(tmp_path / "gone.csv")
-    again = tmp_path / "again.csv"
-    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path",
-                 str(recent), "--output", str(again)], tmp_path)
-    assert pred.returncode == 0, pred.stderr[-3000:]
-    with open(again) as f:
-        assert list(csv.reader(f)) == rows
+
+    def forecast(ckpt, table, name):
+        """The rows `predict` writes for ``table`` with ``ckpt`` (asserting it succeeded)."""
+        out = tmp_path / name
+        res = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(table),
+                    "--output", str(out)], tmp_path)
+        assert res.returncode == 0, res.stderr[-3000:]
+        with open(out) as f:
+            return list(csv.reader(f))
+
+    assert forecast(ckpts[0], recent, "again.csv") == rows
     # a checkpoint copied away from its run folder (no config.yaml beside it) still knows its look-back,
     # horizon, mode and target
     alone = tmp_path / "elsewhere" / "model.ckpt"
     alone.parent.mkdir()
     alone.write_bytes(ckpts[0].read_bytes())
-    third = tmp_path / "third.csv"
-    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path",
-                 str(recent), "--output", str(third)], tmp_path)
-    assert pred.returncode == 0, pred.stderr[-3000:]
-    with open(third) as f:
-        assert list(csv.reader(f)) == rows
+    assert forecast(alone, recent, "third.csv") == rows
     # a table at another frequency, or without timestamps for a model with calendar features: one line each
     lines = recent.read_text().splitlines()
     daily = tmp_path / "daily.csv"
@@ -129,12 +129,7 @@ def test_fit_test_predict_through_the_console_script(tmp_path):
     cells = [ln.split(",") for ln in lines]
     shuffled.write_text("\n".join(",".join([c[0], c[2], "7" if i else "extra", c[1]]) for i, c in enumerate(cells))
                         + "\n")
-    fourth = tmp_path / "fourth.csv"
-    pred = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path",
-                 str(shuffled), "--output", str(fourth)], tmp_path)
-    assert pred.returncode == 0, pred.stderr[-3000:]
-    with open(fourth) as f:
-        assert list(csv.reader(f)) == rows
+    assert forecast(alone, shuffled, "fourth.csv") == rows
     res = _cli(["timeseries", "forecast", "predict", "--ckpt_path", str(alone), "--data.predict_path", str(recent),
                 "--output", str(tmp_path / "plot.png")], tmp_path)
     assert res.returncode == 2 and "give the forecast CSV's name" in res.stderr.strip().splitlines()[-1]
