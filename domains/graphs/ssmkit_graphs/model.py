@@ -17,8 +17,11 @@ Node level on raw float features with ``residual=False`` (the node-classify defa
 instead (Kipf & Welling; Velickovic et al.): dropout -> conv(in_features -> d) -> act -> dropout -> ... ->
 conv(d -> out), no encoder and no head, so the first layer reads the sparse bag-of-words directly and the last one
 propagates the class scores (on Cora, graphs_bench.py: 0.827 with GCN where encoder + convs + head scored 0.783).
-``graph_mamba`` there uses GCN as its local layer and adds the global SSM's output through a zero-initialised
-per-channel gate to every hidden layer's output (training starts from the GCN).
+``graph_mamba`` there is predict-then-propagate (APPNP, Klicpera et al. 2019): linear layers on each node's own
+features, the global SSM's output added to every hidden layer through a zero-initialised per-channel gate, then
+``propagate`` steps of personalised-PageRank propagation (teleport 0.1) of the class scores; ``propagate=0``
+gives the earlier GCN layers instead of the linear ones. On Cora, CPU: 0.837 / 0.823 / 0.834 over seeds 0-2
+(GCN layers: 0.813, seed 0). The baselines propagate only when ``propagate`` is given.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import (
+    APPNP,
     GATConv,
     GCNConv,
     GINConv,
@@ -174,7 +178,7 @@ class GraphNet(nn.Module):
                  edge_features: int = 0, edge_categories: list[int] | None = None, pe_dim: int = 0,
                  order: str | NodeOrder = "degree", mixer: str = "mamba", d_state: int = 16,
                  bidirectional: bool = False, heads: int = 4, dropout: float = 0.0, pool: str = "mean",
-                 residual: bool = True):
+                 residual: bool = True, propagate: int | None = None, teleport: float = 0.1):
         super().__init__()
         if model not in MODELS:
             raise ConfigError(f"--model.model {model!r}: use one of {', '.join(MODELS)}")
@@ -195,16 +199,26 @@ class GraphNet(nn.Module):
                 raise ConfigError(f"--model.n_layers {n_layers}: use 1 or more"
                                   + (" (graph_mamba: 2 or more, its SSM reads the hidden layers)"
                                      if model == "graph_mamba" else ""))
+            if propagate is None:
+                propagate = 10 if model == "graph_mamba" else 0
             dims = [in_features] + [d_model] * (n_layers - 1) + [out]
-            self.convs = nn.ModuleList(_textbook_conv(model, dims[i], dims[i + 1], d_model, heads, i == n_layers - 1,
+            # graph_mamba with propagation predicts from each node's own features (linear layers plus the global
+            # SSM) and then propagates (APPNP's predict-then-propagate); the baselines keep their convolutions
+            self.convs = nn.ModuleList(nn.Linear(dims[i], dims[i + 1]) if propagate and model == "graph_mamba" else
+                                       _textbook_conv(model, dims[i], dims[i + 1], d_model, heads, i == n_layers - 1,
                                                       dropout)
                                        for i in range(n_layers))
             self.ssms = nn.ModuleList(GlobalSSM(d_model, mixer, d_state, bidirectional=bidirectional, dropout=dropout)
                                       for _ in range(n_layers - 1)) if model == "graph_mamba" else None
-            # zero-initialised gates: training starts from the plain GCN and opens the global branch where it helps
+            # zero-initialised gates: training starts from the local model and opens the global branch where it helps
             self.gates = nn.Parameter(torch.zeros(n_layers - 1, d_model)) if model == "graph_mamba" else None
             self.act = F.elu if model == "gat" else F.relu
-            return  # no encoders: the first convolution reads the features (edge features are not used here)
+            # personalised-PageRank propagation of the class scores (APPNP, Klicpera et al. 2019): no parameters
+            self.propagation = APPNP(propagate, teleport) if propagate else None
+            return  # no encoders: the first layer reads the features (edge features are not used here)
+        if propagate:
+            raise ConfigError("--model.propagate applies to node classification on raw features (the textbook "
+                              "shape, residual false)")
         self.node_enc = FeatureEncoder(d_model, in_features, node_categories)
         has_edges = bool(edge_features or edge_categories)
         self.edge_enc = FeatureEncoder(d_model, edge_features, edge_categories) if has_edges else None
@@ -263,12 +277,14 @@ class GraphNet(nn.Module):
         for i, conv in enumerate(self.convs):
             if hidden and i == last:
                 return h
-            h = conv(h, data.edge_index)
+            h = conv(h) if isinstance(conv, nn.Linear) else conv(h, data.edge_index)
             if i < last:
                 h = self.act(h)
                 if self.ssms is not None:
                     h = h + self.gates[i] * self.ssms[i](h, batch, orders)
                 h = F.dropout(h, self.dropout, self.training)
+        if self.propagation is not None:
+            h = self.propagation(h, data.edge_index)
         return h
 
     def forward(self, data, generator: torch.Generator | None = None) -> torch.Tensor:

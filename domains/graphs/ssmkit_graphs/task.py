@@ -32,6 +32,9 @@ class GraphTask(Task):
         order: node order of the SSM layers (degree, bfs, dfs, spectral, random_walk, random).
         eval_orders: orders averaged at test time when the order is random (Graph-Mamba uses several).
         in_features, node_categories, edge_features, edge_categories, pe_dim: linked from the data.
+        propagate, teleport: node classification on raw features: personalised-PageRank steps applied to the
+            class scores and their teleport probability (default: 10 for graph_mamba, none for the baselines;
+            ``ssmkit_graphs.model``).
     """
 
     level = "graph"
@@ -41,12 +44,14 @@ class GraphTask(Task):
                  bidirectional: bool = True, heads: int = 4, dropout: float = 0.1, pool: str = "mean",
                  in_features: int = 0, node_categories: list[int] | None = None, edge_features: int = 0,
                  edge_categories: list[int] | None = None, pe_dim: int = 0, lr: float = 1e-3,
-                 weight_decay: float = 0.01, warmup: float = 0.05, residual: bool = True, optimizer: str = "adamw"):
+                 weight_decay: float = 0.01, warmup: float = 0.05, residual: bool = True, optimizer: str = "adamw",
+                 propagate: int | None = None, teleport: float = 0.1):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup, optimizer=optimizer)
         self.net = GraphNet(out, model=model, level=self.level, d_model=d_model, n_layers=n_layers, residual=residual,
                             in_features=in_features, node_categories=node_categories, edge_features=edge_features,
                             edge_categories=edge_categories, pe_dim=pe_dim, order=order, mixer=mixer,
-                            d_state=d_state, bidirectional=bidirectional, heads=heads, dropout=dropout, pool=pool)
+                            d_state=d_state, bidirectional=bidirectional, heads=heads, dropout=dropout, pool=pool,
+                            propagate=propagate, teleport=teleport)
         self.eval_orders = max(1, int(eval_orders))
 
     @property
@@ -162,10 +167,12 @@ class NodeClassifier(GraphTask):
                  bidirectional: bool = True, heads: int = 4, dropout: float = 0.5, in_features: int = 0,
                  node_categories: list[int] | None = None, edge_features: int = 0,
                  edge_categories: list[int] | None = None, pe_dim: int = 0, lr: float = 5e-3,
-                 weight_decay: float = 5e-4, warmup: float = 0.0, residual: bool = False, optimizer: str = "adamw"):
+                 weight_decay: float = 5e-4, warmup: float = 0.0, residual: bool = False, optimizer: str = "adamw",
+                 propagate: int | None = None, teleport: float = 0.1):
         super().__init__(num_classes, model, d_model, n_layers, order, eval_orders, mixer, d_state, bidirectional,
                          heads, dropout, "mean", in_features, node_categories, edge_features, edge_categories, pe_dim,
-                         lr, weight_decay, warmup, residual, optimizer=optimizer)
+                         lr, weight_decay, warmup, residual, optimizer=optimizer, propagate=propagate,
+                         teleport=teleport)
         self.save_hyperparameters()
         self.set_metrics(MetricCollection({"acc": MulticlassAccuracy(num_classes, average="micro")}))
 

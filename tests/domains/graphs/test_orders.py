@@ -12,6 +12,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.utils import to_undirected
 
 from ssmkit import registry
+from ssmkit.errors import ConfigError
 
 # 0-1, 0-2, 1-3, 2-3, 3-4, 4-5: degrees 2, 2, 2, 3, 2, 1
 SMALL = to_undirected(torch.tensor([[0, 0, 1, 2, 3, 4], [1, 2, 3, 3, 4, 5]]))
@@ -145,12 +146,41 @@ def test_textbook_node_classifier_is_two_convs_and_graph_mamba_starts_as_it():
     c1, c2 = gcn.convs
     expected = c2(torch.relu(c1(x, edge_index)), edge_index)
     torch.testing.assert_close(gcn(data), expected)
-    gm = GraphNet(5, "graph_mamba", "node", d_model=16, n_layers=2, in_features=f, residual=False).eval()
+    gm = GraphNet(5, "graph_mamba", "node", d_model=16, n_layers=2, in_features=f, residual=False,
+                  propagate=0).eval()
     gm.convs.load_state_dict(gcn.convs.state_dict())
     torch.testing.assert_close(gm(data), expected)
     with torch.no_grad():
         gm.gates.fill_(1.0)
     assert not torch.allclose(gm(data), expected)  # an open gate lets the SSM in
+
+
+def test_graph_mamba_node_default_is_linear_layers_then_pagerank_propagation():
+    """The node-level graph_mamba default: linear layers on each node's features, then 10 steps of
+    H <- 0.9 Â H + 0.1 Z with Â = D^-1/2 (A + I) D^-1/2, checked against dense float64 matrices."""
+    torch.manual_seed(1)
+    n, f, k, alpha = 25, 7, 10, 0.1
+    edge_index = _random_graph(n, 0.15, seed=3)
+    x = torch.rand(n, f)
+    gm = GraphNet(3, "graph_mamba", "node", d_model=8, n_layers=2, in_features=f, residual=False).eval()
+    assert [type(m) for m in gm.convs] == [torch.nn.Linear, torch.nn.Linear]
+    with torch.no_grad():
+        c1, c2 = (c.double() for c in gm.convs)
+        z = c2(torch.relu(c1(x.double())))
+        gm.float()
+    a = torch.zeros(n, n, dtype=torch.float64)
+    a[edge_index[1], edge_index[0]] = 1.0
+    a += torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).rsqrt()
+    norm = d[:, None] * a * d[None, :]
+    h = z
+    for _ in range(k):
+        h = (1 - alpha) * norm @ h + alpha * z
+    out = gm(Data(x=x, edge_index=edge_index)).double()
+    torch.testing.assert_close(out, h, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(z, h, atol=1e-3)  # the propagation moved the scores
+    with pytest.raises(ConfigError, match="propagate"):  # graph level has no textbook shape to propagate in
+        GraphNet(2, "graph_mamba", "graph", d_model=8, in_features=f, propagate=5)
 
 
 
