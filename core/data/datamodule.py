@@ -101,7 +101,12 @@ class DataModule(pl.LightningDataModule):
                       generator=torch.Generator().manual_seed(self.seed), **kwargs)
         if not shuffle:
             return DataLoader(dataset, shuffle=False, **common)
-        loader = ResumableLoader(dataset, sampler=EpochSampler(len(dataset), self.seed), **common)
+        # several processes (DDP): this one's shard of the seeded order; Lightning keeps the sampler (it is a
+        # DistributedSampler), so the shard's place in the epoch is checkpointed as in one process
+        shards = getattr(getattr(self.trainer, "strategy", None), "distributed_sampler_kwargs", None) or {}
+        sampler = EpochSampler(len(dataset), self.seed, num_replicas=shards.get("num_replicas", 1),
+                               rank=shards.get("rank", 0))
+        loader = ResumableLoader(dataset, sampler=sampler, **common)
         if self._resume_train:
             loader.load_state_dict(self._resume_train)
             self._resume_train = None

@@ -77,6 +77,26 @@ def test_a_loader_resumed_mid_epoch_serves_the_batches_it_had_not():
     assert len([x for x in resumed]) == 5
 
 
+@pytest.mark.parametrize("n", [20, 23])
+def test_epoch_sampler_shards_one_seeded_order_over_processes(n):
+    """Three processes: each takes every third index of the seeded order (padded by its head to a multiple of
+    3), so the shards cover the order once, plus the padding; a shard resumed mid-epoch serves the rest of it."""
+    whole = list(EpochSampler(n, seed=5))
+    per = -(-n // 3)  # 7 for 20, 8 for 23
+    shards = [EpochSampler(n, seed=5, num_replicas=3, rank=r) for r in range(3)]
+    got = [list(s) for s in shards]
+    assert all(len(g) == len(s) == per for g, s in zip(got, shards))
+    padded = whole + whole[:3 * per - n]
+    assert got == [padded[r::3] for r in range(3)]
+    assert sorted(sum(got, [])) == sorted(padded)
+    shards[1].set_epoch(4)
+    full = list(shards[1])
+    shards[1].resume(4, 3)
+    assert list(shards[1]) == full[3:] and full != got[1]
+    with pytest.raises(ValueError, match="rank 3"):
+        EpochSampler(n, num_replicas=3, rank=3)
+
+
 def test_the_pipeline_cli_saves_every_checkpoint_atomically(tmp_path, monkeypatch):
     from ssmkit.cli.main import main
     from ssmkit.tasks import checkpoints
