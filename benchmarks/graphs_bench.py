@@ -69,6 +69,10 @@ def run_target(task: str, dataset: str, model: str, folds: int, args) -> dict:
             print(f"note: --select applies to cross-validated targets; {dataset} is one split", flush=True)
         pl.seed_everything(args.seed, verbose=False)
         dm, net = pipeline.instantiate(model=model_kwargs, data=data)
+        if args.freeze_gates:  # the ablation: graph_mamba without its global branch (gates stay at zero)
+            if getattr(net.net, "gates", None) is None:
+                raise SystemExit("--freeze-gates: only graph_mamba at node level has gates")
+            net.net.gates.requires_grad_(False)
         with tempfile.TemporaryDirectory() as tmp:
             best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor=pipeline.monitor, mode=pipeline.mode)
             t = pl.Trainer(logger=False, callbacks=[best], enable_progress_bar=False, enable_model_summary=False,
@@ -168,6 +172,8 @@ def main() -> None:
                    "the same fit, e.g. min:val/loss,last (rows marked [rule])")
     p.add_argument("--folds", default=None, help="targets: only these fold indices, e.g. 0,1 (one process per "
                    "fold on a many-core machine; the rows' mean/std then cover these folds only)")
+    p.add_argument("--freeze-gates", action="store_true", help="targets, node level, graph_mamba: keep the "
+                   "global SSM's gates at zero (an ablation: the model without its global branch)")
     p.add_argument("--nodes", default="1000,10000,100000,1000000")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--tag", default="")

@@ -3,10 +3,10 @@
 ``GraphNet`` = feature encoder (+ positional encoding) -> n_layers x layer -> head. Layers (``model``):
 
 * ``graph_mamba``: local message passing (GINE, or GIN without edge features) plus a global SSM over the
-  nodes of each graph in a node order: nodes sorted by (graph, order) -> ``to_dense_batch`` (graphs, n_max, d)
-  -> ssmkit ``Backbone`` -> back to (N, d) in place. Graphs are right-padded, so a causal SSM never reads
-  padding before a real node and rows never mix two graphs. ``bidirectional`` also reads each graph's order
-  backwards (a second SSM), so every node sees the whole graph.
+  nodes of each graph in a node order: nodes sorted by (graph, order) -> one packed row (1, N, d) with
+  ``seq_idx`` = graph id -> ssmkit ``Backbone`` (the kernels restart the scan at every graph: no padding to the
+  largest graph, no state crossing from one graph to the next) -> back to (N, d) in place. ``bidirectional``
+  also reads each graph's order backwards (a second SSM), so every node sees the whole graph.
 * ``gps``: the same local branch plus multi-head attention (torch_geometric's ``GPSConv``).
 * ``gin``, ``gcn``, ``gat``: message passing only.
 
@@ -76,11 +76,21 @@ def _mlp(d_in: int, d: int, d_out: int, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d), nn.GELU(), nn.Dropout(dropout), nn.Linear(d, d_out))
 
 
-def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
+def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbone: nn.Module,
+                packed: bool = True) -> torch.Tensor:
     """Run ``backbone`` over each graph's nodes in order. h (N, d); idx (N,) from ``batch_permutation``;
-    batch (N,) graph of each node -> (N, d), row i the SSM output at node i."""
-    dense, mask = to_dense_batch(h[idx], batch[idx])  # (graphs, n_max, d), right-padded
-    out = backbone(dense)[mask]  # (N, d) in reading order
+    batch (N,) graph of each node -> (N, d), row i the SSM output at node i.
+
+    packed: the graphs' ordered nodes end to end in one row (1, N, d) with ``seq_idx`` = graph id, so the
+    kernels restart the scan and the convolution window at every graph and nothing is padded to the largest
+    graph (mixers mamba and mamba2); False: one right-padded row per graph (``to_dense_batch``; S4D's
+    FFT convolution takes no seq_idx)."""
+    if packed:
+        seq_idx = batch[idx].to(torch.int32).unsqueeze(0)
+        out = backbone(h[idx].unsqueeze(0), seq_idx=seq_idx)[0]
+    else:
+        dense, mask = to_dense_batch(h[idx], batch[idx])  # (graphs, n_max, d), right-padded
+        out = backbone(dense)[mask]  # (N, d) in reading order
     return torch.empty_like(out).index_copy_(0, idx, out)
 
 
@@ -94,12 +104,13 @@ class GlobalSSM(nn.Module):
                              dropout=dropout)
         self.forward_ssm = Backbone(cfg)
         self.backward_ssm = Backbone(cfg) if bidirectional else None
+        self.packed = mixer != "s4d"  # S4D's FFT convolution takes no seq_idx: padded rows
 
     def forward(self, h: torch.Tensor, batch: torch.Tensor, orders: tuple[torch.Tensor, torch.Tensor | None]):
         idx, rev = orders
-        y = ordered_ssm(h, idx, batch, self.forward_ssm)
+        y = ordered_ssm(h, idx, batch, self.forward_ssm, self.packed)
         if self.backward_ssm is not None:
-            y = 0.5 * (y + ordered_ssm(h, rev, batch, self.backward_ssm))
+            y = 0.5 * (y + ordered_ssm(h, rev, batch, self.backward_ssm, self.packed))
         return y
 
 

@@ -69,7 +69,7 @@ def test_spectral_order_follows_a_path():
 
 
 def test_packed_graphs_do_not_leak_into_each_other():
-    """A graph's outputs are the same alone and batched between others (per-graph rows, right padding)."""
+    """A graph's outputs are the same alone and batched between others (one packed row, seq_idx per graph)."""
     torch.manual_seed(0)
     net = GraphNet(3, d_model=16, n_layers=2, in_features=4, order="bfs", bidirectional=True).eval()
     graphs = [Data(x=torch.randn(n, 4), edge_index=_random_graph(n, 0.3, seed=n)) for n in (7, 12, 3)]
@@ -78,6 +78,29 @@ def test_packed_graphs_do_not_leak_into_each_other():
     torch.testing.assert_close(batched[1], alone[0], atol=1e-5, rtol=1e-5)
     states = net.node_states(Batch.from_data_list(graphs))[7:19]
     torch.testing.assert_close(states, net.node_states(Batch.from_data_list([graphs[1]])), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mixer", ["mamba", "mamba2"])
+def test_packed_rows_equal_one_padded_row_per_graph(mixer):
+    """The global branch on one packed row (seq_idx = graph) gives, node for node and in the gradients, what one
+    right-padded row per graph gives (``to_dense_batch``)."""
+    from ssmkit_graphs.model import GlobalSSM, ordered_ssm
+
+    torch.manual_seed(0)
+    sizes = (7, 1, 12, 3)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    h = torch.randn(len(batch), 16, dtype=torch.float64)
+    idx = torch.cat([torch.randperm(n) + sum(sizes[:i]) for i, n in enumerate(sizes)])  # a node order per graph
+    ssm = GlobalSSM(16, mixer, d_state=8).double().eval()
+    outs, grads = [], []
+    for packed in (True, False):
+        x = h.clone().requires_grad_()
+        y = ordered_ssm(x, idx, batch, ssm.forward_ssm, packed)
+        y.square().sum().backward()
+        outs.append(y)
+        grads.append(x.grad)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-10)
 
 
 # Documented tolerance: relabelling a graph's nodes changes which node wins each random tie-break, so a single
