@@ -19,8 +19,10 @@ setup: $(BIN)/ssmkit
 demo: setup
 	$(BIN)/ssmkit demo $(if $(DATA_DIR),--data-dir $(DATA_DIR),)
 
+# the tests spread over up to 4 processes (pytest-xdist; worksteal balances the long console-script tests):
+# on 2 CPU cores 15 minutes instead of 23 in one process
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 test-all: setup
 	$(BIN)/python -m pytest -q -m "not gpu"
