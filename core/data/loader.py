@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,8 +76,15 @@ class ResumableLoader(DataLoader):
     def state_dict(self) -> dict[str, int]:
         if not isinstance(self.sampler, EpochSampler):
             return {}
-        return {"epoch": self.sampler.epoch, "batches": self._served}
+        return {"epoch": self.sampler.epoch, "batches": self._served, "processes": self.sampler.num_replicas}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        if state and isinstance(self.sampler, EpochSampler):
-            self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)
+        if not state or not isinstance(self.sampler, EpochSampler):
+            return
+        if state.get("processes", 1) != self.sampler.num_replicas:  # other shards: the place does not carry over
+            warnings.warn(f"resuming with {self.sampler.num_replicas} training processes where the checkpoint was "
+                          f"saved with {state.get('processes', 1)}: epoch {state['epoch']} starts again from its "
+                          "first batch", stacklevel=2)
+            self.sampler.set_epoch(state["epoch"])
+            return
+        self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)

@@ -200,19 +200,27 @@ def selective_scan_ref(
 
 
 def _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, seq_idx):
-    """Packed batch: every sequence scanned on its own, from zero (or initial_state for a row's first). The
-    sequences are gathered into a right-padded batch of one row each, scanned at once and scattered back;
-    padding steps get step size 0 (decay 1, no input), so a row's final state is its sequence's."""
+    """Packed batch: every sequence scanned on its own, from zero (or initial_state for a row's first).
+
+    Sequences of similar lengths are gathered into a right-padded batch of one row each, scanned at once and
+    scattered back (padding steps get step size 0: decay 1, no input, so a row's final state is its
+    sequence's); when padding would more than double the work (one long sequence among short ones) they are
+    scanned one at a time instead."""
     from ..packing import segments
 
     bsz, d, L = u.shape
-    segs = list(segments(seq_idx))
+    if seq_idx.dim() != 2 or seq_idx.shape[1] != L or seq_idx.shape[0] not in (1, bsz):
+        raise ValueError(f"selective_scan: seq_idx must be (batch, L) = {(bsz, L)}, got {tuple(seq_idx.shape)}")
+    segs = list(segments(seq_idx.expand(bsz, L)))
+    lengths = [e - s for _, s, e in segs]
+    if not segs or len(segs) * max(lengths) > 2 * sum(lengths):
+        return _one_by_one(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state,
+                           segs)
     dev = u.device
     rows = torch.tensor([r for r, _, _ in segs], device=dev)
     starts = torch.tensor([s for _, s, _ in segs], device=dev)
-    lengths = torch.tensor([e - s for _, s, e in segs], device=dev)
-    steps = torch.arange(int(lengths.max()), device=dev)
-    valid = steps[None, :] < lengths[:, None]  # (segments, Lmax)
+    steps = torch.arange(max(lengths), device=dev)
+    valid = steps[None, :] < torch.tensor(lengths, device=dev)[:, None]  # (segments, Lmax)
     flat = rows[:, None] * L + (starts[:, None] + steps[None, :]).clamp(max=L - 1)  # into (batch * L)
 
     def gather(x):  # (batch, ..., L) -> (segments, ..., Lmax)
@@ -226,11 +234,28 @@ def _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_las
     dt = gather(prepare_dt(delta, bias, delta_softplus, dtype=work)) * valid[:, None, :]
     h0 = u.new_zeros(len(segs), d, A.shape[-1], dtype=work)
     if initial_state is not None:
-        first = starts == 0
-        h0 = torch.where(first[:, None, None], initial_state.to(work)[rows], h0)
+        h0 = torch.where((starts == 0)[:, None, None], initial_state.to(work)[rows], h0)
     y, last = selective_scan_ref(gather(u), dt, A, gather(B), gather(C), D, gather(z), None, False, True, h0)
     y = y.movedim(-1, 1)[valid]  # (batch * L, d) in the order of flat[valid]
     y = y.new_empty(bsz * L, d).index_copy(0, flat[valid], y).reshape(bsz, L, d).movedim(1, 2)
     row_last = torch.zeros(bsz, dtype=torch.long, device=dev).scatter_reduce(
         0, rows, torch.arange(len(segs), device=dev), "amax")  # each row's last sequence
     return (y, last[row_last]) if return_last_state else y
+
+
+def _one_by_one(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, segs):
+    """``_per_segment`` with one scan per sequence."""
+    ys, lasts = [[] for _ in range(u.shape[0])], [None] * u.shape[0]
+
+    def cut(t, row, s, e):
+        return t if t is None or t.dim() == 2 else t[row:row + 1, ..., s:e]
+
+    for row, s, e in segs:
+        h0 = initial_state[row:row + 1] if initial_state is not None and s == 0 else None
+        y, last = selective_scan_ref(*(cut(t, row, s, e) for t in (u, delta)), A,
+                                     *(cut(t, row, s, e) for t in (B, C)), D, cut(z, row, s, e), delta_bias,
+                                     delta_softplus, True, h0)
+        ys[row].append(y)
+        lasts[row] = last
+    y = torch.cat([torch.cat(r, dim=-1) for r in ys])
+    return (y, torch.cat(lasts)) if return_last_state else y

@@ -66,13 +66,13 @@ def test_a_loader_resumed_mid_epoch_serves_the_batches_it_had_not():
     it = iter(run)
     seen = [next(it).tolist() for _ in range(2)]
     state = run.state_dict()
-    assert state == {"epoch": 2, "batches": 2}
+    assert state == {"epoch": 2, "batches": 2, "processes": 1}
     resumed = _loader()
     resumed.load_state_dict(state)
     rest = iter(resumed)  # Lightning makes the iterator before it calls set_epoch: the order must not start yet
     resumed.sampler.set_epoch(2)
     assert seen + [x.tolist() for x in rest] == expected
-    assert resumed.state_dict() == {"epoch": 2, "batches": 5}
+    assert resumed.state_dict() == {"epoch": 2, "batches": 5, "processes": 1}
     resumed.sampler.set_epoch(3)  # the next epoch is whole again
     assert len([x for x in resumed]) == 5
 
@@ -95,6 +95,13 @@ def test_epoch_sampler_shards_one_seeded_order_over_processes(n):
     assert list(shards[1]) == full[3:] and full != got[1]
     with pytest.raises(ValueError, match="rank 3"):
         EpochSampler(n, num_replicas=3, rank=3)
+    # a place saved with another number of processes does not carry over: the epoch starts again, with a warning
+    two = ResumableLoader(list(range(n)), batch_size=2, sampler=EpochSampler(n, seed=5, num_replicas=3, rank=0))
+    with pytest.warns(UserWarning, match="starts again from its first batch"):
+        two.load_state_dict({"epoch": 4, "batches": 2, "processes": 1})
+    fresh = EpochSampler(n, seed=5, num_replicas=3, rank=0)
+    fresh.set_epoch(4)
+    assert [int(i) for b in two for i in b] == list(fresh)  # the whole shard of epoch 4
 
 
 def test_the_pipeline_cli_saves_every_checkpoint_atomically(tmp_path, monkeypatch):

@@ -95,8 +95,9 @@ def test_low_precision_inputs_keep_dtype():
     torch.testing.assert_close(y.double(), y_ref, rtol=2e-2, atol=2e-2)
 
 
+@pytest.mark.parametrize("cuts", [(7, 8, 30), (1, 2, 3, 44)])  # similar lengths: one padded batch; skewed: one by one
 @pytest.mark.parametrize("layout,g", [("variable", 1), ("grouped", 2), ("invariant", 1)])
-def test_packed_reference_equals_each_sequence_alone(layout, g):
+def test_packed_reference_equals_each_sequence_alone(layout, g, cuts):
     """seq_idx: the reference gathers the sequences into one padded batch; outputs, each row's final state and
     every gradient equal those of separate float64 calls, one per sequence (a length-1 sequence, a boundary
     inside a chunk, a row's initial state for its first sequence only)."""
@@ -105,7 +106,7 @@ def test_packed_reference_equals_each_sequence_alone(layout, g):
 
     b, d, L, n = 2, 6, 45, 4
     x = _inputs(b, d, L, n, layout, g, torch.Generator().manual_seed(3), dtype=torch.float64)
-    seq_idx = torch.cat([seq_idx_from_cu_seqlens(torch.tensor([0, 7, 8, 30, 45])),
+    seq_idx = torch.cat([seq_idx_from_cu_seqlens(torch.tensor([0, *cuts, 45])),
                          seq_idx_from_cu_seqlens(torch.tensor([0, 20, 20, 45]))])
     names = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "h0")
 
@@ -134,3 +135,16 @@ def test_packed_reference_equals_each_sequence_alone(layout, g):
     torch.testing.assert_close(last, last_alone, rtol=1e-10, atol=1e-12)
     for k in names:
         torch.testing.assert_close(p[k].grad, s[k].grad, rtol=1e-9, atol=1e-11, msg=k)
+
+
+def test_one_packed_row_of_seq_idx_serves_every_batch_row():
+    """seq_idx (1, L) applies to every row of a (b, d, L) batch, as in the Triton path; a wrong shape is refused."""
+    from ssmkit.kernels import seq_idx_from_cu_seqlens
+
+    x = _inputs(3, 4, 20, 2, "variable", 1, torch.Generator().manual_seed(4), dtype=torch.float64)
+    one = seq_idx_from_cu_seqlens(torch.tensor([0, 9, 20]))
+    args = [x[k] for k in ("u", "delta", "A", "B", "C")]
+    expanded = selective_scan_ref(*args, seq_idx=one.expand(3, 20))
+    torch.testing.assert_close(selective_scan_ref(*args, seq_idx=one), expanded)
+    with pytest.raises(ValueError, match="seq_idx must be"):
+        selective_scan_ref(*args, seq_idx=one[:, :10])

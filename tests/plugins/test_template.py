@@ -165,8 +165,14 @@ def test_data_commands_on_generated_entry(tmp_path):
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # built from a copy of the sources: setuptools builds in place (build/, *.egg-info), and test processes
+    # running side by side (pytest-xdist) would otherwise build in the same folders at once
+    src = tmp_path_factory.mktemp("src") / "ssmkit"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".gpu*", ".gl", ".whl", ".hypothesis", "runs", "build", "*.egg-info", "__pycache__",
+        "tests", "benchmarks", "examples", "domains", "plugins"))
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=600)
+                          "-w", str(out), str(src)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     return next(out.glob("ssmkit-*.whl"))
 

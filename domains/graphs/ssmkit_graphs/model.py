@@ -3,10 +3,11 @@
 ``GraphNet`` = feature encoder (+ positional encoding) -> n_layers x layer -> head. Layers (``model``):
 
 * ``graph_mamba``: local message passing (GINE, or GIN without edge features) plus a global SSM over the
-  nodes of each graph in a node order: nodes sorted by (graph, order) -> one packed row (1, N, d) with
-  ``seq_idx`` = graph id -> ssmkit ``Backbone`` (the kernels restart the scan at every graph: no padding to the
-  largest graph, no state crossing from one graph to the next) -> back to (N, d) in place. ``bidirectional``
-  also reads each graph's order backwards (a second SSM), so every node sees the whole graph.
+  nodes of each graph in a node order: nodes sorted by (graph, order) -> ``to_dense_batch`` (graphs, n_max, d)
+  -> ssmkit ``Backbone`` -> back to (N, d) in place. Graphs are right-padded, so a causal SSM never reads
+  padding before a real node and rows never mix two graphs (``ordered_ssm(..., packed=True)`` runs one packed
+  row with ``seq_idx`` instead: the same outputs). ``bidirectional`` also reads each graph's order backwards
+  (a second SSM), so every node sees the whole graph.
 * ``gps``: the same local branch plus multi-head attention (torch_geometric's ``GPSConv``).
 * ``gin``, ``gcn``, ``gat``: message passing only.
 
@@ -77,14 +78,16 @@ def _mlp(d_in: int, d: int, d_out: int, dropout: float = 0.0) -> nn.Sequential:
 
 
 def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbone: nn.Module,
-                packed: bool = True) -> torch.Tensor:
+                packed: bool = False) -> torch.Tensor:
     """Run ``backbone`` over each graph's nodes in order. h (N, d); idx (N,) from ``batch_permutation``;
     batch (N,) graph of each node -> (N, d), row i the SSM output at node i.
 
-    packed: the graphs' ordered nodes end to end in one row (1, N, d) with ``seq_idx`` = graph id, so the
-    kernels restart the scan and the convolution window at every graph and nothing is padded to the largest
-    graph (mixers mamba and mamba2); False: one right-padded row per graph (``to_dense_batch``; S4D's
-    FFT convolution takes no seq_idx)."""
+    packed False (default): one right-padded row per graph (``to_dense_batch``): a causal scan never reads
+    padding before a node and rows never mix. True: the graphs' ordered nodes end to end in one row (1, N, d)
+    with ``seq_idx`` = graph id (the kernels restart the scan and the convolution window at every graph; mixers
+    mamba and mamba2). Equal outputs (tested); padded is the default because the Mamba-1 scan kernel runs its
+    (batch row, channel block) programs along the sequence: one packed row of a whole batch would walk all its
+    nodes in sequence on a few programs, where padded rows walk one graph each in parallel."""
     if packed:
         seq_idx = batch[idx].to(torch.int32).unsqueeze(0)
         out = backbone(h[idx].unsqueeze(0), seq_idx=seq_idx)[0]
@@ -104,7 +107,7 @@ class GlobalSSM(nn.Module):
                              dropout=dropout)
         self.forward_ssm = Backbone(cfg)
         self.backward_ssm = Backbone(cfg) if bidirectional else None
-        self.packed = mixer != "s4d"  # S4D's FFT convolution takes no seq_idx: padded rows
+        self.packed = False  # see ordered_ssm: padded rows keep the scan kernel's programs parallel
 
     def forward(self, h: torch.Tensor, batch: torch.Tensor, orders: tuple[torch.Tensor, torch.Tensor | None]):
         idx, rev = orders
@@ -212,6 +215,9 @@ class GraphNet(nn.Module):
                                      if model == "graph_mamba" else ""))
             if propagate is None:
                 propagate = 10 if model == "graph_mamba" else 0
+            if propagate < 0 or not 0.0 <= teleport <= 1.0:
+                raise ConfigError(f"--model.propagate {propagate} / --model.teleport {teleport}: use propagate >= 0 "
+                                  "steps and a teleport probability in [0, 1]")
             dims = [in_features] + [d_model] * (n_layers - 1) + [out]
             # graph_mamba with propagation predicts from each node's own features (linear layers plus the global
             # SSM) and then propagates (APPNP's predict-then-propagate); the baselines keep their convolutions

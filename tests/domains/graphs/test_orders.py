@@ -69,7 +69,7 @@ def test_spectral_order_follows_a_path():
 
 
 def test_packed_graphs_do_not_leak_into_each_other():
-    """A graph's outputs are the same alone and batched between others (one packed row, seq_idx per graph)."""
+    """A graph's outputs are the same alone and batched between others (per-graph rows, right padding)."""
     torch.manual_seed(0)
     net = GraphNet(3, d_model=16, n_layers=2, in_features=4, order="bfs", bidirectional=True).eval()
     graphs = [Data(x=torch.randn(n, 4), edge_index=_random_graph(n, 0.3, seed=n)) for n in (7, 12, 3)]
@@ -204,6 +204,9 @@ def test_graph_mamba_node_default_is_linear_layers_then_pagerank_propagation():
     assert not torch.allclose(z, h, atol=1e-3)  # the propagation moved the scores
     with pytest.raises(ConfigError, match="propagate"):  # graph level has no textbook shape to propagate in
         GraphNet(2, "graph_mamba", "graph", d_model=8, in_features=f, propagate=5)
+    for bad in ({"propagate": -1}, {"teleport": 1.5}):
+        with pytest.raises(ConfigError, match="teleport probability"):
+            GraphNet(3, "graph_mamba", "node", d_model=8, n_layers=2, in_features=f, residual=False, **bad)
 
 
 
