@@ -107,13 +107,12 @@ class GlobalSSM(nn.Module):
                              dropout=dropout)
         self.forward_ssm = Backbone(cfg)
         self.backward_ssm = Backbone(cfg) if bidirectional else None
-        self.packed = False  # see ordered_ssm: padded rows keep the scan kernel's programs parallel
 
     def forward(self, h: torch.Tensor, batch: torch.Tensor, orders: tuple[torch.Tensor, torch.Tensor | None]):
         idx, rev = orders
-        y = ordered_ssm(h, idx, batch, self.forward_ssm, self.packed)
+        y = ordered_ssm(h, idx, batch, self.forward_ssm)  # padded rows (see ordered_ssm)
         if self.backward_ssm is not None:
-            y = 0.5 * (y + ordered_ssm(h, rev, batch, self.backward_ssm, self.packed))
+            y = 0.5 * (y + ordered_ssm(h, rev, batch, self.backward_ssm))
         return y
 
 
