@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .bidirectional import Bidirectional
+from .errors import ConfigError
 from .layers import Block, make_norm
 
 
@@ -86,6 +87,15 @@ class Backbone(nn.Module):
             for layer, s in zip(self.layers, state):
                 x = layer(x, s, seq_idx=seq_idx)
         return self.norm_f(x)
+
+    def rescale_step(self, factor: float) -> None:
+        """Every layer's SSM step size times ``factor``: the continuous-time model read at another token rate
+        (tokens ``factor`` times further apart, e.g. 2 for audio at half the trained sample rate, as S4 showed on
+        Speech Commands). Mixers without a step size (mamba's is input-dependent) are refused."""
+        for block in self.layers:
+            if not hasattr(block.mixer, "rescale_step"):
+                raise ConfigError(f"mixer {self.config.mixer!r} has no step size to rescale (s4d has)")
+            block.mixer.rescale_step(factor)
 
     def _need_causal(self, what: str) -> None:
         if not self.causal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .errors import ConfigError
 from .kernels.packing import reverse_within_segments
 
 MERGES = ("sum", "mean", "concat")
@@ -31,6 +32,13 @@ class Bidirectional(nn.Module):
     def tied(self) -> bool:
         return self.bwd is None
 
+    def rescale_step(self, factor: float) -> None:
+        """Both directions' step sizes times ``factor`` (once when tied)."""
+        for mixer in (self.fwd,) if self.bwd is None else (self.fwd, self.bwd):
+            if not hasattr(mixer, "rescale_step"):
+                raise ConfigError(f"the {type(mixer).__name__} mixer has no step size to rescale (S4D has)")
+            mixer.rescale_step(factor)
+
     def forward(self, x: torch.Tensor, *args, seq_idx: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         """x (batch, L, d). ``seq_idx`` (batch, L): packed sequences; each is reversed within itself."""
         backward = self.fwd if self.bwd is None else self.bwd
@@ -48,3 +56,4 @@ class Bidirectional(nn.Module):
             return 0.5 * (y_f + y_b)
         y = torch.cat([y_f, y_b], dim=-1)
         return self.proj(y) if self.proj is not None else y
+

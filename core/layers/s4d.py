@@ -37,6 +37,14 @@ class S4D(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(d_model, 2 * d_model)
 
+    @torch.no_grad()
+    def rescale_step(self, factor: float) -> None:
+        """Multiply every channel's step size by ``factor`` (the continuous-time SSM read at another token
+        rate: tokens ``factor`` times further apart in time -> ``factor`` times the step)."""
+        if not factor > 0:
+            raise ValueError(f"step-size factor {factor} must be positive")
+        self.log_dt.add_(math.log(factor))
+
     def _discrete(self):
         """dA, C * dB: (d_model, modes) complex each. For the state-carrying paths (``step``, short chunks) of a
         module in eval mode without autograd they are kept (``_stream_cache``)."""

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -244,3 +246,26 @@ def test_s4d_stream_cache_is_never_stale_nor_used_where_it_must_not_be():
     with torch.inference_mode():
         built = S4D(8, d_state=4).eval()
         assert built(x, built.allocate_state(1)).shape == x.shape
+
+
+def test_s4d_rescaled_step_reads_a_held_input_at_half_the_rate_exactly():
+    """ZOH discretisation: an input held for two steps of dt is one step of 2 dt, so the layer with its step
+    doubled on the coarse sequence gives the fine layer's output at the end of every hold."""
+    torch.manual_seed(0)
+    fine = S4D(8, d_state=16).double()
+    coarse = S4D(8, d_state=16).double()
+    coarse.load_state_dict(fine.state_dict())
+    coarse.rescale_step(2.0)
+    assert torch.allclose(coarse.log_dt, fine.log_dt + math.log(2.0))
+    v = torch.randn(2, 40, 8, dtype=torch.float64)
+    y_fine = fine(v.repeat_interleave(2, dim=1))
+    y_coarse = coarse(v)
+    assert torch.allclose(y_fine[:, 1::2], y_coarse, atol=1e-4), (y_fine[:, 1::2] - y_coarse).abs().max()
+    assert not torch.allclose(fine(v), y_coarse, atol=1e-2)  # without the rescale the outputs differ
+    backbone = Backbone(BackboneConfig(d_model=8, n_layers=2, mixer="s4d", bidirectional=True))
+    before = [p.clone() for n, p in backbone.named_parameters() if n.endswith("log_dt")]
+    backbone.rescale_step(0.5)
+    after = [p for n, p in backbone.named_parameters() if n.endswith("log_dt")]
+    assert len(after) == 4 and all(torch.allclose(a, b + math.log(0.5)) for a, b in zip(after, before))
+    with pytest.raises(Exception, match="no step size to rescale"):
+        Backbone(BackboneConfig(d_model=8, n_layers=1, mixer="mamba")).rescale_step(2.0)

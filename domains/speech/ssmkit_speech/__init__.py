@@ -29,7 +29,7 @@ plugin = Plugin(
             trainer={"max_epochs": 30},
             monitor="val/acc",
             mode="max",
-            links={"num_classes": "num_classes", "sample_rate": "sample_rate"},
+            links={"num_classes": "num_classes", "sample_rate": "sample_rate", "run_rate": "run_rate"},
             # ~20 s on 2 CPU cores: 50 log-mel tokens per 0.8 s clip, 2 S4D layers, FSDD's usual split, 3 epochs
             demo={"model": {"model": "spectrogram", "d_model": 48, "n_layers": 2, "win_ms": 32, "hop_ms": 16,
                             "lr": 1e-2},

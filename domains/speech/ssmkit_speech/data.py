@@ -67,6 +67,53 @@ class ClipSet(Dataset):
         return item
 
 
+class WindowSet(Dataset):
+    """Windows of ``length`` samples every ``hop`` samples over each clip, for a timeline of long recordings.
+
+    Items as ``ClipSet``'s, ``index`` numbering the windows (``windows[k]`` = (clip, first sample)); a clip
+    shorter than one window gives one padded window, and the last window ends at the clip's end. Each window is
+    normalised on its own, as training clips were; ``silent`` marks windows whose peak is below ``QUIET`` of the
+    recording's (left unscaled: normalising them would amplify hiss to speech level).
+    """
+
+    QUIET = 0.01  # -40 dB under the recording's peak
+
+    def __init__(self, clips: list[Clip], length: int, hop: int, rate: int, on_rate_mismatch: str, norm: str,
+                 keep: bool):
+        self.clips, self.length, self.rate, self.norm = clips, length, rate, norm
+        self.on_rate_mismatch = on_rate_mismatch
+        self.windows: list[tuple[int, int]] = []
+        self.waves: dict[int, torch.Tensor] = {}
+        self.peaks: list[float] = []
+        for j, clip in enumerate(clips):
+            wave = read_audio(clip.path, rate, on_rate_mismatch)
+            n = wave.shape[-1]
+            starts = list(range(0, max(n - length, 0) + 1, hop))
+            if n > length and starts[-1] != n - length:
+                starts.append(n - length)
+            self.windows += [(j, s) for s in starts]
+            self.peaks.append(float(wave.abs().max()))
+            if keep:
+                self.waves[j] = wave
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def _wave(self, j: int) -> torch.Tensor:
+        if j not in self.waves:  # not kept: hold the last file read (windows come in file order)
+            self.waves = {j: read_audio(self.clips[j].path, self.rate, self.on_rate_mismatch)}
+        return self.waves[j]
+
+    def __getitem__(self, k: int) -> dict:
+        j, start = self.windows[k]
+        seg = self._wave(j)[start:start + self.length]
+        silent = float(seg.abs().max()) < self.QUIET * self.peaks[j]
+        x, end = crop_or_pad(seg if silent else normalize(seg, self.norm), self.length, 0)
+        mask = torch.zeros(self.length, dtype=torch.bool)
+        mask[:end] = True
+        return {"x": x, "mask": mask, "index": k, "silent": silent}
+
+
 def speaker_split(speakers: list[str | None], test: list[str] | None, val: list[str] | None, test_fraction: float,
                   val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices (train, val, test) with no speaker in two splits. Named speakers win; otherwise a seeded
@@ -113,8 +160,9 @@ class SpeechDataModule(DataModule):
     ``clip_seconds`` (``mask`` marks the real samples).
 
     Splits (``split``): "lists" (Speech Commands list files, or a manifest's split column), "random"
-    (stratified by label), "speaker" (no speaker in two splits: ``test_speakers`` / ``val_speakers`` or
-    seeded fractions of the speakers), "fsdd" (FSDD's usual split: recordings 0-4 of each speaker and digit
+    (stratified by label), "speaker" (no test speaker in another split: ``test_speakers`` / ``val_speakers`` or
+    seeded fractions of the speakers; ``val_speakers=[]`` trains on every other speaker and validates on a
+    stratified ``val_fraction`` of their clips), "fsdd" (FSDD's usual split: recordings 0-4 of each speaker and digit
     are the test set, validation a stratified ``val_fraction`` of the rest), or "auto" (lists when the layout
     fixes them, "fsdd" for the FSDD dataset, else "random").
 
@@ -126,6 +174,11 @@ class SpeechDataModule(DataModule):
             when it is drawn (memory holds a batch, not the data set); None (default) caches when the audio files
             total at most 256 MiB on disk, else reads lazily.
         predict_path: a file, folder or manifest to classify (default: the test split).
+        window_hop: predict a timeline instead: each file cut into windows of ``clip_seconds`` every
+            ``window_hop`` seconds, one row per window (path, start, end, label, probability; windows 40 dB under
+            the recording's peak are labelled "(silence)").
+        run_rate: read the audio at this rate instead of ``sample_rate`` (the model's, linked to it), so test /
+            predict run a raw-waveform model natively at another rate (``SpeechClassifier.run_rate``, linked).
     """
 
     def __init__(self, dataset: str = "speech/fsdd", data_dir: str | None = None, root: str | None = None,
@@ -134,25 +187,30 @@ class SpeechDataModule(DataModule):
                  val_fraction: float = 0.1, test_fraction: float = 0.2, sample_rate: int = 8000,
                  clip_seconds: float = 1.0, on_rate_mismatch: str = "resample", normalize: str = "peak",
                  augment: bool = True, shift_ms: float = 100.0, speed: float = 0.1, cache: bool | None = None,
-                 predict_path: str | None = None,
+                 predict_path: str | None = None, window_hop: float | None = None, run_rate: int | None = None,
                  batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if layout not in LAYOUTS:
             raise ConfigError(f"layout={layout!r}: use one of {', '.join(LAYOUTS)}")
         if split not in SPLIT_MODES:
             raise ConfigError(f"split={split!r}: use one of {', '.join(SPLIT_MODES)}")
-        if sample_rate <= 0 or clip_seconds <= 0:
-            raise ConfigError(f"sample_rate={sample_rate} and clip_seconds={clip_seconds} must be positive")
+        if sample_rate <= 0 or clip_seconds <= 0 or (run_rate is not None and run_rate <= 0):
+            raise ConfigError(f"sample_rate={sample_rate}, run_rate={run_rate} and clip_seconds={clip_seconds} must "
+                              "be positive")
         self.dataset, self.data_dir, self.root, self.layout, self.pattern = dataset, data_dir, root, layout, pattern
         self.split, self.test_speakers, self.val_speakers = split, test_speakers, val_speakers
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.sample_rate, self.clip_seconds = sample_rate, clip_seconds
+        self.sample_rate, self.clip_seconds, self.run_rate = sample_rate, clip_seconds, run_rate
+        self.rate = run_rate or sample_rate  # the rate clips are read at
         self.on_rate_mismatch, self.normalize, self.augment = on_rate_mismatch, normalize, augment
         self.shift_ms, self.cache, self.predict_path = shift_ms, cache, predict_path
+        if window_hop is not None and not 0 < window_hop:
+            raise ConfigError(f"--data.window_hop {window_hop}: give the step between windows in seconds (> 0)")
+        self.window_hop = window_hop
         if not 0 <= speed < 1:
             raise ConfigError(f"--data.speed {speed}: give a fraction in [0, 1) (0.1: speeds 0.9-1.1)")
         self.speed = speed
-        self.length = int(round(sample_rate * clip_seconds))
+        self.length = int(round(self.rate * clip_seconds))
         self._clips: list[Clip] | None = None
 
     # reading ---------------------------------------------------------------------------------
@@ -221,7 +279,7 @@ class SpeechDataModule(DataModule):
     def _decode(self, clips: list[Clip]) -> list[torch.Tensor] | None:
         if not self._caching(clips):
             return None
-        return [normalize(read_audio(c.path, self.sample_rate, self.on_rate_mismatch), self.normalize)
+        return [normalize(read_audio(c.path, self.rate, self.on_rate_mismatch), self.normalize)
                 for c in clips]
 
     # splits ----------------------------------------------------------------------------------
@@ -240,6 +298,11 @@ class SpeechDataModule(DataModule):
             parts = [np.flatnonzero([(c.split or "train") == s for c in clips]) for s in ("train", "val", "test")]
             return parts[0], parts[1], parts[2]
         if mode == "speaker":
+            if self.val_speakers is not None and not self.val_speakers:  # [] : validate on the training speakers
+                rest, _, test = speaker_split([c.speaker for c in clips], self.test_speakers, [], self.test_fraction,
+                                              0.0, self.seed)
+                tr, va, _ = split_indices(len(rest), self.val_fraction, 0.0, self.seed, labels=y[rest])
+                return rest[tr], rest[va], test
             return speaker_split([c.speaker for c in clips], self.test_speakers, self.val_speakers,
                                  self.test_fraction, self.val_fraction, self.seed)
         if mode == "fsdd":
@@ -258,8 +321,13 @@ class SpeechDataModule(DataModule):
     def _predict_clipset(self) -> None:
         pclips = list_audio(self.predict_path)
         self._predict_clips = pclips
+        if self.window_hop is not None:
+            hop = max(1, int(round(self.window_hop * self.rate)))
+            self.predict_set = WindowSet(pclips, self.length, hop, self.rate, self.on_rate_mismatch,
+                                         self.normalize, keep=self._caching(pclips))
+            return
         self.predict_set = ClipSet(pclips, None, np.arange(len(pclips)), length=self.length,
-                                   rate=self.sample_rate, waves=self._decode(pclips),
+                                   rate=self.rate, waves=self._decode(pclips),
                                    on_rate_mismatch=self.on_rate_mismatch, norm=self.normalize)
 
     def setup(self, stage: str | None = None) -> None:
@@ -273,10 +341,10 @@ class SpeechDataModule(DataModule):
         if len(train) == 0:
             raise DataError(f"the training split is empty ({len(clips)} clips, split={self.split_mode()!r})")
         waves = self._decode(clips)
-        common = {"length": self.length, "rate": self.sample_rate, "waves": waves,
+        common = {"length": self.length, "rate": self.rate, "waves": waves,
                   "on_rate_mismatch": self.on_rate_mismatch, "norm": self.normalize}
         self.train_set = ClipSet(clips, y, train, train=True, augment=self.augment,
-                                 shift=int(self.shift_ms * self.sample_rate / 1000), seed=self.seed, speed=self.speed,
+                                 shift=int(self.shift_ms * self.rate / 1000), seed=self.seed, speed=self.speed,
                                  **common)
         self.val_set = ClipSet(clips, y, val, **common) if len(val) else None
         self.test_set = ClipSet(clips, y, test, **common) if len(test) else None
@@ -289,13 +357,23 @@ class SpeechDataModule(DataModule):
 
     # predictions -----------------------------------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """path, label, probability (plus the model's extra columns, e.g. streaming latency)."""
+        """path, label, probability (plus the model's extra columns, e.g. streaming latency); with
+        ``window_hop``: path, start, end (seconds), label, probability per window."""
         out = []
+        windows = getattr(self.predict_set, "windows", None)
         for r in rows:
-            extra = {k: v for k, v in r.items() if k not in ("index", "label", "probability")}
-            out.append({"path": str(self._predict_clips[r["index"]].path), "label": self.classes[r["label"]],
-                        "probability": r["probability"], **extra})
+            extra = {k: v for k, v in r.items() if k not in ("index", "label", "probability", "silent")}
+            if windows is None:
+                out.append({"path": str(self._predict_clips[r["index"]].path), "label": self.classes[r["label"]],
+                            "probability": r["probability"], **extra})
+                continue
+            j, start = windows[r["index"]]
+            silent = r.get("silent", False)
+            out.append({"path": str(self._predict_clips[j].path), "start": round(start / self.rate, 4),
+                        "end": round((start + self.length) / self.rate, 4),
+                        "label": "(silence)" if silent else self.classes[r["label"]],
+                        "probability": 0.0 if silent else r["probability"], **extra})
         return out
 
 
-__all__ = ["SpeechDataModule", "ClipSet", "speaker_split", "LAYOUTS", "SPLIT_MODES"]
+__all__ = ["SpeechDataModule", "ClipSet", "WindowSet", "speaker_split", "LAYOUTS", "SPLIT_MODES"]

@@ -16,6 +16,7 @@ equal those of ``forward`` on the whole clip.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ssmkit.backbone import Backbone, BackboneConfig
@@ -120,6 +121,12 @@ class SpeechNet(nn.Module):
         pooled = (x * w).sum(1) / w.sum(1).clamp_min(1)
         return self.head(self.dropout(pooled))
 
+    def at_rate(self, trained: int, rate: int, rescale: bool = True) -> float:
+        """Run on audio at ``rate`` Hz a network trained at ``trained`` Hz, in place; returns the factor by which
+        tokens moved apart in time. Only the raw-waveform network can (``RawWaveNet.at_rate``)."""
+        raise ConfigError(f"{type(self).__name__} cannot change its sample rate by rescaling (its features are "
+                          "fixed to the trained rate): resample the audio instead (the default)")
+
     # streaming ----------------------------------------------------------------------------
     def stream_start(self, batch: int = 1, device=None) -> dict:
         """A fresh stream state for ``batch`` clips; needs a causal network."""
@@ -163,6 +170,35 @@ class RawWaveNet(SpeechNet):
 
     def embed(self, frames: torch.Tensor, mask: torch.Tensor | None = None, state: dict | None = None) -> torch.Tensor:
         return self.front(frames)
+
+    @torch.no_grad()
+    def at_rate(self, trained: int, rate: int, rescale: bool = True) -> float:
+        """Continuous-time rate change, in place. Each frame keeps its duration: the front's first linear map, a
+        bank of FIR filters over the frame's samples, is resampled to ``win * rate / trained`` taps (summed over
+        the taps a new sample spans when the rate falls, interpolated when it rises). The hop stays in samples
+        (at most the new window), so tokens come ``factor = (hop' / rate) / (hop / trained)`` times as far apart
+        (2 at half the rate: half as many tokens, as S4 read Speech Commands at 8 kHz); with ``rescale`` every SSM
+        step size is multiplied by ``factor``, without it the SSMs run as trained. Returns ``factor``."""
+        if rate <= 0 or trained <= 0:
+            raise ConfigError(f"sample rates {trained} -> {rate} Hz: both must be positive")
+        if rate == trained:
+            return 1.0
+        first = self.front[0]
+        win = max(1, int(round(self.framer.win * rate / trained)))
+        hop = min(self.framer.hop, win)
+        weight = first.weight[:, None, :]  # (d, 1, win): one filter per output channel
+        mode = {"mode": "area"} if win < self.framer.win else {"mode": "linear", "align_corners": False}
+        resampled = F.interpolate(weight, size=win, **mode)[:, 0] * (self.framer.win / win)
+        new = nn.Linear(win, first.out_features).to(first.weight)
+        new.weight.copy_(resampled)
+        new.bias.copy_(first.bias)
+        self.front[0] = new
+        factor = (hop / rate) / (self.framer.hop / trained)
+        self.framer = Framer(win, hop)
+        if rescale:
+            for stage in self.stages:
+                stage.backbone.rescale_step(factor)
+        return factor
 
 
 class SpectrogramNet(SpeechNet):

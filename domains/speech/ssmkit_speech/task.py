@@ -51,6 +51,10 @@ class SpeechClassifier(Task):
         streaming: ``predict`` feeds each clip in chunks of ``chunk_ms`` with the state carried, and reports
             the latency per chunk and the real-time factor (needs bidirectional=False).
         confusion_png: after ``test``, write confusion_matrix.png in the run folder.
+        run_rate: test / predict a raw-waveform model on audio at this rate (linked from ``--data.run_rate``)
+            without resampling it to the trained rate: the front's filters are resampled to keep each frame's
+            duration and, with ``rescale_step`` (default), every SSM step size is scaled to the new token spacing
+            (the continuous-time view; ``RawWaveNet.at_rate``). ``rescale_step`` False leaves the SSMs as trained.
         cmn: spectrogram model: causal mean normalisation of the log-mel frames with a prior of ``cmn`` frames
             (0: off), for speakers and microphones unlike the training ones; default (None) 10 for the spectrogram
             model (leave-one-speaker-out on FSDD: mean 0.757 against 0.718 without, benchmarks/RESULTS.md).
@@ -62,12 +66,15 @@ class SpeechClassifier(Task):
                  n_mfcc: int = 0, win_ms: float | None = None, hop_ms: float | None = None, specaugment: bool = True,
                  label_smoothing: float = 0.05, streaming: bool = False, chunk_ms: float = 20.0,
                  confusion_png: bool = True, lr: float = 3e-3, weight_decay: float = 0.05, warmup: float = 0.05,
-                 cmn: float | None = None):
+                 cmn: float | None = None, run_rate: int | None = None, rescale_step: bool = True):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
         # run-time options stay out of the checkpoint, so `predict --ckpt_path ... --model.streaming true` holds
         # (Lightning's CLI lays a checkpoint's hyper-parameters over the command line's)
-        self.save_hyperparameters(ignore=["streaming", "chunk_ms"])
+        self.save_hyperparameters(ignore=["streaming", "chunk_ms", "run_rate", "rescale_step"])
         self.streaming, self.chunk_ms = streaming, chunk_ms
+        if run_rate is not None and run_rate <= 0:
+            raise ConfigError(f"--model.run_rate {run_rate}: give a sample rate in Hz")
+        self.run_rate, self.rescale_step, self._running_at = run_rate, rescale_step, sample_rate
         if streaming and bidirectional:
             raise ConfigError("streaming=True needs bidirectional=False (a bidirectional model reads the future)")
         if chunk_ms <= 0:
@@ -97,9 +104,34 @@ class SpeechClassifier(Task):
         wanted = getattr(dm, "num_classes", None)
         if wanted is not None and wanted != self.hparams.num_classes:
             raise DataError(f"the data has {wanted} classes but the model has num_classes={self.hparams.num_classes}")
-        rate = getattr(dm, "sample_rate", None)
-        if rate is not None and rate != self.hparams.sample_rate:
-            raise DataError(f"the data is at {rate} Hz but the model was built for {self.hparams.sample_rate} Hz")
+        rate = getattr(dm, "rate", getattr(dm, "sample_rate", None))
+        if self.run_rate is not None and stage == "fit":
+            raise ConfigError("run_rate changes the rate of a trained model: use it with test or predict")
+        if rate is not None and rate != (self.run_rate or self.hparams.sample_rate):
+            raise DataError(f"the data is at {rate} Hz but the model was built for {self.hparams.sample_rate} Hz"
+                            + (f" and runs at {self.run_rate} Hz" if self.run_rate else ""))
+
+    @property
+    def rate(self) -> int:
+        """The sample rate the network reads now (``run_rate`` once applied, else the trained one)."""
+        return self._running_at
+
+    def _apply_run_rate(self) -> None:
+        """Convert the (restored) network to ``run_rate`` once, after the checkpoint's weights are loaded."""
+        if self.run_rate is not None and self._running_at != self.run_rate:
+            factor = self.net.at_rate(self.hparams.sample_rate, self.run_rate, self.rescale_step)
+            self._running_at = self.run_rate
+            from ssmkit.cli.report import console
+
+            console.print(f"running at {self.run_rate} Hz (trained at {self.hparams.sample_rate} Hz): tokens "
+                          f"{factor:g}x as far apart, SSM step sizes "
+                          + (f"x{factor:g}" if self.rescale_step else "unchanged"))
+
+    def on_test_start(self) -> None:
+        self._apply_run_rate()
+
+    def on_predict_start(self) -> None:
+        self._apply_run_rate()
 
     def compute_loss(self, out: torch.Tensor, batch: dict) -> torch.Tensor:
         return F.cross_entropy(out.float(), batch["y"], label_smoothing=self.hparams.label_smoothing)
@@ -144,13 +176,13 @@ class SpeechClassifier(Task):
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
         if not self.streaming:
             return self.predict_rows(self(batch["x"], **self.model_inputs(batch)), batch)
-        chunk = max(1, int(round(self.chunk_ms * self.hparams.sample_rate / 1000)))
+        chunk = max(1, int(round(self.chunk_ms * self.rate / 1000)))
         logits = []
         for wave, mask in zip(batch["x"], batch["mask"]):
             out, seconds = self.stream(wave[mask], chunk)
             logits.append(out)
             self.latencies += seconds
-            self.stream_seconds += float(mask.sum()) / self.hparams.sample_rate
+            self.stream_seconds += float(mask.sum()) / self.rate
         return self.predict_rows(torch.stack(logits), batch)
 
     def on_predict_epoch_end(self) -> None:
@@ -165,8 +197,12 @@ class SpeechClassifier(Task):
     def predict_rows(self, out: torch.Tensor, batch: dict) -> list[dict[str, Any]]:
         prob = out.float().softmax(-1)
         p, label = prob.max(-1)
-        return [{"index": int(i), "label": int(c), "probability": round(float(q), 6)}
+        rows = [{"index": int(i), "label": int(c), "probability": round(float(q), 6)}
                 for i, c, q in zip(batch["index"], label, p)]
+        if "silent" in batch:  # timeline windows (WindowSet)
+            for row, silent in zip(rows, batch["silent"]):
+                row["silent"] = bool(silent)
+        return rows
 
 
 __all__ = ["SpeechClassifier", "build_net", "MODELS"]

@@ -100,6 +100,15 @@ def test_data_module_speaker_random_and_rate_policy(tone_folders):
                           test_speakers=["spk0"], val_speakers=["spk1"], cache=False)
     dm.setup()
     assert dm.split_speakers == {"train": ["spk2", "spk3"], "val": ["spk1"], "test": ["spk0"]}
+    # val_speakers=[]: train on every other speaker, validate on a stratified share of their clips
+    own = SpeechDataModule(root=str(tone_folders), split="speaker", sample_rate=8000, clip_seconds=0.5,
+                           test_speakers=["spk0"], val_speakers=[], val_fraction=0.34, cache=False)
+    own.setup()
+    assert own.split_speakers["test"] == ["spk0"] and own.split_speakers["train"] == ["spk1", "spk2", "spk3"]
+    assert set(own.split_speakers["val"]) <= {"spk1", "spk2", "spk3"}
+    ys = [int(own.val_set[i]["y"]) for i in range(len(own.val_set))]
+    assert len(own.test_set) == 9 and len(own.train_set) + len(own.val_set) == 27
+    assert sorted(set(ys)) == list(range(len(WORDS))) and len(ys) == 3 * len(WORDS)  # a third of each word
     batch = next(iter(dm.test_dataloader()))
     assert batch["x"].shape == (min(32, 9), 4000) and batch["mask"][:, 0].all()
     strict = SpeechDataModule(root=str(tone_folders), sample_rate=8000, on_rate_mismatch="error")

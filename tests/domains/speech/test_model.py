@@ -1,6 +1,7 @@
 """The networks: shapes, masks, streaming with carried state equal to the whole-clip forward, features against
 their definitions."""
 
+import copy
 import math
 
 import pytest
@@ -165,3 +166,30 @@ def test_a_checkpoint_from_before_cmn_must_be_run_without_it():
         task.on_load_checkpoint(old)
     SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4, cmn=0).on_load_checkpoint(old)
     task.on_load_checkpoint({"hyper_parameters": dict(task.hparams)})  # a checkpoint that records cmn
+
+
+def test_raw_model_at_half_the_rate_keeps_each_frame_and_rescales_its_steps():
+    torch.manual_seed(0)
+    net = build_net("raw", 3, 8000, d_model=8, n_layers=1, mixer="s4d", d_state=8)
+    trained = copy.deepcopy(net)
+    assert (net.framer.win, net.framer.hop) == (32, 16)
+    factor = net.at_rate(8000, 4000)
+    assert factor == 2.0 and (net.framer.win, net.framer.hop) == (16, 16)
+    # a signal held over pairs of 8 kHz samples: each 4 kHz frame's front features equal those of the 8 kHz frame
+    # spanning the same 4 ms (4 kHz token j ends where 8 kHz token 2j+1 does)
+    v = torch.randn(2, 400)
+    at8 = trained.front[0](trained.framer.frames(v.repeat_interleave(2, dim=-1)))
+    at4 = net.front[0](net.framer.frames(v))
+    assert torch.allclose(at8[:, 1::2], at4, atol=1e-5)
+    steps = [(n, p) for n, p in net.named_parameters() if n.endswith("log_dt")]
+    old = dict(trained.named_parameters())
+    assert len(steps) == 2 and all(torch.allclose(p, old[n] + math.log(2.0)) for n, p in steps)
+    assert net(v).shape == (2, 3)
+    kept = copy.deepcopy(trained)
+    assert kept.at_rate(8000, 16000, rescale=False) == 0.5 and kept.framer.win == 64
+    assert all(torch.equal(p, old[n]) for n, p in kept.named_parameters() if n.endswith("log_dt"))
+    with pytest.raises(ConfigError, match="resample the audio"):
+        build_net("spectrogram", 3, 8000).at_rate(8000, 4000)
+    task = SpeechClassifier(num_classes=3, model="raw", d_model=8, n_layers=1, run_rate=4000)
+    task.on_test_start()
+    assert task.rate == 4000 and task.net.framer.hop == 16

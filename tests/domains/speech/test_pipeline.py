@@ -66,6 +66,36 @@ def test_fit_test_predict_through_the_console_script(tmp_path, tone_folders, wri
     assert {r["label"] for r in rows} <= set(WORDS) and all(0 < float(r["probability"]) <= 1 for r in rows)
     assert [p.name for p in out.parent.iterdir()] == ["pred.csv"]  # no temporary left behind
 
+    # a timeline over a long recording: windows of clip_seconds every window_hop seconds; a window holds the same
+    # row as that stretch of audio predicted as a file of its own; the silent stretch is labelled so
+    import numpy as np
+
+    rate = 8000
+    low, high = tone(WORDS["low"], rate, 0.5, seed=3), tone(WORDS["high"], rate, 0.5, seed=4)
+    long = write_audio(tmp_path / "long" / "talk.wav", np.concatenate([low, np.zeros(rate // 2, np.float32), high]),
+                       rate)
+    pieces = [write_audio(tmp_path / "pieces" / f"{k}.wav", w, rate) for k, w in ((0, low), (4, high))]
+    timeline, plain = tmp_path / "timeline.csv", tmp_path / "pieces.csv"
+    for where, dest, extra in ((long, timeline, ["--data.window_hop", "0.25"]), (pieces[0].parent, plain, [])):
+        run = _cli(["speech", "classify", "predict", "--ckpt_path", str(ckpts[0]), "--data.predict_path", str(where),
+                    "--output", str(dest), *extra], tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+    with open(timeline, newline="") as handle:
+        windows = list(csv.DictReader(handle))
+    with open(plain, newline="") as handle:
+        alone = list(csv.DictReader(handle))
+    assert [(float(w["start"]), float(w["end"])) for w in windows] == [(k * 0.25, k * 0.25 + 0.5) for k in range(5)]
+    assert windows[2]["label"] == "(silence)" and float(windows[2]["probability"]) == 0.0
+    assert {w["label"] for k, w in enumerate(windows) if k != 2} <= set(WORDS)
+    for k, row in zip((0, 4), alone):
+        assert windows[k]["label"] == row["label"]
+        assert float(windows[k]["probability"]) == pytest.approx(float(row["probability"]), abs=1e-5)
+
+    # another rate without resampling is for raw-waveform models: this spectrogram model says so in one line
+    wrong = _cli(["speech", "classify", "test", "--ckpt_path", str(ckpts[0]), "--data.run_rate", "4000"], tmp_path)
+    assert wrong.returncode != 0 and "resample the audio" in wrong.stderr.strip().splitlines()[-1], wrong.stderr[-2000:]
+    assert "Traceback" not in wrong.stderr
+
     # the class names come from the checkpoint: no training data needed to predict
     moved = tone_folders.rename(tmp_path / "gone")
     try:
