@@ -22,7 +22,8 @@ CACHE_MAX_BYTES = 256 << 20  # cache=None: clips are decoded up front when their
 
 
 class ClipSet(Dataset):
-    """Items {"x": (length,) float32 waveform, "mask": (length,) bool real samples, "y", "index"}.
+    """Items {"x": (length,) float32 waveform, "mask": (length,) bool real samples, "y", "index"}; ``variable``:
+    clips keep their own length up to ``length`` (batches padded by ``pad_batch``).
 
     ``waves`` holds decoded clips (cache) or None, then each item is read from its file. Training sets
     shift clips at random (up to ``shift`` samples of leading silence, or a random crop of longer clips)
@@ -31,8 +32,9 @@ class ClipSet(Dataset):
 
     def __init__(self, clips: list[Clip], y: np.ndarray | None, index: np.ndarray, length: int, rate: int,
                  waves: list[torch.Tensor] | None, on_rate_mismatch: str, norm: str, train: bool = False,
-                 augment: bool = False, shift: int = 0, seed: int = 0, speed: float = 0.0):
+                 augment: bool = False, shift: int = 0, seed: int = 0, speed: float = 0.0, variable: bool = False):
         self.clips, self.y, self.index, self.length, self.rate = clips, y, np.asarray(index), length, rate
+        self.variable = variable
         self.waves, self.on_rate_mismatch, self.norm = waves, on_rate_mismatch, norm
         self.train, self.augment, self.shift, self.speed = train, augment, shift, speed
         self.rng = np.random.default_rng(seed)
@@ -59,12 +61,29 @@ class ClipSet(Dataset):
             if self.augment:
                 wave = augment_wave(wave, self.rng)
         x, end = crop_or_pad(wave, self.length, offset)
-        mask = torch.zeros(self.length, dtype=torch.bool)
+        if self.variable:  # the clip's own length (at most ``length``): ``pad_batch`` pads the batch
+            x = x[:end]
+        mask = torch.zeros(x.shape[-1], dtype=torch.bool)
         mask[:end] = True
         item = {"x": x, "mask": mask, "index": j}
         if self.y is not None:
             item["y"] = int(self.y[j])
         return item
+
+
+def pad_batch(items: list[dict]) -> dict:
+    """Collate items of any length: "x" and "mask" zero-padded to the longest in the batch (b, n); the other
+    keys stacked as tensors."""
+    n = max(item["x"].shape[-1] for item in items)
+    batch = {"x": torch.zeros(len(items), n), "mask": torch.zeros(len(items), n, dtype=torch.bool)}
+    for i, item in enumerate(items):
+        k = item["x"].shape[-1]
+        batch["x"][i, :k] = item["x"]
+        batch["mask"][i, :k] = item["mask"]
+    for key in items[0]:
+        if key not in ("x", "mask"):
+            batch[key] = torch.tensor([item[key] for item in items])
+    return batch
 
 
 class WindowSet(Dataset):
@@ -177,6 +196,9 @@ class SpeechDataModule(DataModule):
         window_hop: predict a timeline instead: each file cut into windows of ``clip_seconds`` every
             ``window_hop`` seconds, one row per window (path, start, end, label, probability; windows 40 dB under
             the recording's peak are labelled "(silence)").
+        variable_length: keep each clip's own length (longer ones still cropped to ``clip_seconds``) and pad
+            every batch only to its longest clip, instead of every clip to ``clip_seconds``; the mask keeps the
+            padding out, so outputs equal those of each clip alone (less padding to compute on short clips).
         run_rate: read the audio at this rate instead of ``sample_rate`` (the model's, linked to it), so test /
             predict run a raw-waveform model natively at another rate (``SpeechClassifier.run_rate``, linked).
     """
@@ -188,7 +210,7 @@ class SpeechDataModule(DataModule):
                  clip_seconds: float = 1.0, on_rate_mismatch: str = "resample", normalize: str = "peak",
                  augment: bool = True, shift_ms: float = 100.0, speed: float = 0.1, cache: bool | None = None,
                  predict_path: str | None = None, window_hop: float | None = None, run_rate: int | None = None,
-                 batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+                 variable_length: bool = False, batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if layout not in LAYOUTS:
             raise ConfigError(f"layout={layout!r}: use one of {', '.join(LAYOUTS)}")
@@ -202,6 +224,7 @@ class SpeechDataModule(DataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.sample_rate, self.clip_seconds, self.run_rate = sample_rate, clip_seconds, run_rate
         self.rate = run_rate or sample_rate  # the rate clips are read at
+        self.variable_length = variable_length
         self.on_rate_mismatch, self.normalize, self.augment = on_rate_mismatch, normalize, augment
         self.shift_ms, self.cache, self.predict_path = shift_ms, cache, predict_path
         if window_hop is not None and not 0 < window_hop:
@@ -328,7 +351,8 @@ class SpeechDataModule(DataModule):
             return
         self.predict_set = ClipSet(pclips, None, np.arange(len(pclips)), length=self.length,
                                    rate=self.rate, waves=self._decode(pclips),
-                                   on_rate_mismatch=self.on_rate_mismatch, norm=self.normalize)
+                                   on_rate_mismatch=self.on_rate_mismatch, norm=self.normalize,
+                                   variable=self.variable_length)
 
     def setup(self, stage: str | None = None) -> None:
         if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
@@ -342,7 +366,7 @@ class SpeechDataModule(DataModule):
             raise DataError(f"the training split is empty ({len(clips)} clips, split={self.split_mode()!r})")
         waves = self._decode(clips)
         common = {"length": self.length, "rate": self.rate, "waves": waves,
-                  "on_rate_mismatch": self.on_rate_mismatch, "norm": self.normalize}
+                  "on_rate_mismatch": self.on_rate_mismatch, "norm": self.normalize, "variable": self.variable_length}
         self.train_set = ClipSet(clips, y, train, train=True, augment=self.augment,
                                  shift=int(self.shift_ms * self.rate / 1000), seed=self.seed, speed=self.speed,
                                  **common)
@@ -354,6 +378,9 @@ class SpeechDataModule(DataModule):
         self.predict_set = self.test_set
         if self.predict_path:
             self._predict_clipset()
+
+    def _loader(self, dataset, shuffle: bool, **kwargs):
+        return super()._loader(dataset, shuffle, collate_fn=pad_batch, **kwargs)
 
     # predictions -----------------------------------------------------------------------------
     def prediction_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -376,4 +403,4 @@ class SpeechDataModule(DataModule):
         return out
 
 
-__all__ = ["SpeechDataModule", "ClipSet", "WindowSet", "speaker_split", "LAYOUTS", "SPLIT_MODES"]
+__all__ = ["SpeechDataModule", "ClipSet", "WindowSet", "pad_batch", "speaker_split", "LAYOUTS", "SPLIT_MODES"]

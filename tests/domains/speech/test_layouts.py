@@ -121,3 +121,26 @@ def test_one_bad_file_stops_setup_with_its_name(tone_folders):
     dm = SpeechDataModule(root=str(tone_folders), layout="folders", sample_rate=8000)
     with pytest.raises(DataError, match=r"broken\.wav: cannot read audio"):
         dm.setup()
+
+
+def test_variable_length_batches_pad_to_the_longest_clip_and_match_each_clip_alone(tone_folders):
+    import torch
+    from ssmkit_speech.task import build_net
+
+    dm = SpeechDataModule(root=str(tone_folders), layout="folders", split="random", sample_rate=8000,
+                          clip_seconds=0.45, val_fraction=0.2, test_fraction=0.2, variable_length=True, batch_size=6)
+    dm.setup()
+    batch = next(iter(dm.test_dataloader()))
+    items = [dm.test_set[i] for i in range(len(batch["x"]))]
+    lengths = [item["x"].shape[-1] for item in items]
+    # tone clips are 0.3-0.5 s: shorter ones keep their length, longer ones are cropped to 0.45 s (3,600 samples)
+    assert max(lengths) <= 3600 and min(lengths) < max(lengths) and batch["x"].shape == (len(items), max(lengths))
+    assert batch["mask"].sum(1).tolist() == lengths and batch["index"].tolist() == [it["index"] for it in items]
+    torch.manual_seed(0)
+    net = build_net("raw", 3, 8000, d_model=8, n_layers=1).eval()
+    with torch.no_grad():
+        together = net(batch["x"], batch["mask"])
+        alone = torch.cat([net(item["x"][None]) for item in items])
+    assert torch.allclose(together, alone, atol=1e-5)
+    train = next(iter(dm.train_dataloader()))
+    assert train["x"].shape[1] == int(train["mask"].sum(1).max()) <= 3600
