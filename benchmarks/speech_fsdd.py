@@ -152,6 +152,9 @@ def main() -> None:
                    help="only time streaming: N runs of 1 s of audio in 20 ms chunks per model (untrained weights: the "
                         "time does not depend on them); prints median, min and max real-time factor on one thread")
     args = p.parse_args()
+    unknown = set(args.speakers.split(",")) - set(SPEAKERS)
+    if unknown:
+        p.error(f"--speakers: unknown {', '.join(sorted(unknown))}; FSDD's are {', '.join(SPEAKERS)}")
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     print(f"device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")

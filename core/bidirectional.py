@@ -56,4 +56,3 @@ class Bidirectional(nn.Module):
             return 0.5 * (y_f + y_b)
         y = torch.cat([y_f, y_b], dim=-1)
         return self.proj(y) if self.proj is not None else y
-

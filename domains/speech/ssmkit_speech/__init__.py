@@ -25,7 +25,8 @@ plugin = Plugin(
             data="ssmkit_speech.data:SpeechDataModule",
             description="classify spoken words (FSDD, Speech Commands, class folders, CSV manifests): accuracy, "
                         "macro F1, confusion matrix; predict writes path,label,probability "
-                        "(--model.streaming true --model.chunk_ms 20 feeds clips chunk by chunk)",
+                        "(--model.streaming true --model.chunk_ms 20 feeds clips chunk by chunk; "
+                        "--data.window_hop S writes a timeline of windows over long recordings)",
             trainer={"max_epochs": 30},
             monitor="val/acc",
             mode="max",

@@ -104,6 +104,7 @@ class WindowSet(Dataset):
         self.windows: list[tuple[int, int]] = []
         self.waves: dict[int, torch.Tensor] = {}
         self.peaks: list[float] = []
+        self.samples: list[int] = []  # each clip's length at ``rate``
         for j, clip in enumerate(clips):
             wave = read_audio(clip.path, rate, on_rate_mismatch)
             n = wave.shape[-1]
@@ -112,6 +113,7 @@ class WindowSet(Dataset):
                 starts.append(n - length)
             self.windows += [(j, s) for s in starts]
             self.peaks.append(float(wave.abs().max()))
+            self.samples.append(n)
             if keep:
                 self.waves[j] = wave
 
@@ -198,7 +200,8 @@ class SpeechDataModule(DataModule):
             the recording's peak are labelled "(silence)").
         variable_length: keep each clip's own length (longer ones still cropped to ``clip_seconds``) and pad
             every batch only to its longest clip, instead of every clip to ``clip_seconds``; the mask keeps the
-            padding out, so outputs equal those of each clip alone (less padding to compute on short clips).
+            padding out, so a causal model's outputs equal those of each clip alone (less padding to compute on
+            short clips; a bidirectional model is refused: it would read the padding backwards).
         run_rate: read the audio at this rate instead of ``sample_rate`` (the model's, linked to it), so test /
             predict run a raw-waveform model natively at another rate (``SpeechClassifier.run_rate``, linked).
     """
@@ -355,6 +358,8 @@ class SpeechDataModule(DataModule):
                                    variable=self.variable_length)
 
     def setup(self, stage: str | None = None) -> None:
+        if self.window_hop is not None and not self.predict_path:
+            raise ConfigError("--data.window_hop cuts the files of --data.predict_path into windows: give that too")
         if stage == "predict" and self.predict_path and self.fitted is not None:  # no training data needed
             self._predict_clipset()
             self.source = f"real: {self.predict_path} (classes from the checkpoint)"
@@ -397,7 +402,7 @@ class SpeechDataModule(DataModule):
             j, start = windows[r["index"]]
             silent = r.get("silent", False)
             out.append({"path": str(self._predict_clips[j].path), "start": round(start / self.rate, 4),
-                        "end": round((start + self.length) / self.rate, 4),
+                        "end": round(min(start + self.length, self.predict_set.samples[j]) / self.rate, 4),
                         "label": "(silence)" if silent else self.classes[r["label"]],
                         "probability": 0.0 if silent else r["probability"], **extra})
         return out

@@ -186,6 +186,10 @@ class RawWaveNet(SpeechNet):
         first = self.front[0]
         win = max(1, int(round(self.framer.win * rate / trained)))
         hop = min(self.framer.hop, win)
+        factor = (hop / rate) / (self.framer.hop / trained)
+        if rescale:  # first: the one step that can refuse (a mixer without a step size), before anything changes
+            for stage in self.stages:
+                stage.backbone.rescale_step(factor)
         weight = first.weight[:, None, :]  # (d, 1, win): one filter per output channel
         mode = {"mode": "area"} if win < self.framer.win else {"mode": "linear", "align_corners": False}
         resampled = F.interpolate(weight, size=win, **mode)[:, 0] * (self.framer.win / win)
@@ -193,11 +197,7 @@ class RawWaveNet(SpeechNet):
         new.weight.copy_(resampled)
         new.bias.copy_(first.bias)
         self.front[0] = new
-        factor = (hop / rate) / (self.framer.hop / trained)
         self.framer = Framer(win, hop)
-        if rescale:
-            for stage in self.stages:
-                stage.backbone.rescale_step(factor)
         return factor
 
 

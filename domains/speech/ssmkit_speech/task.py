@@ -73,7 +73,11 @@ class SpeechClassifier(Task):
         self.save_hyperparameters(ignore=["streaming", "chunk_ms", "run_rate", "rescale_step"])
         self.streaming, self.chunk_ms = streaming, chunk_ms
         if run_rate is not None and run_rate <= 0:
-            raise ConfigError(f"--model.run_rate {run_rate}: give a sample rate in Hz")
+            raise ConfigError(f"--data.run_rate {run_rate}: give a sample rate in Hz")
+        if run_rate not in (None, sample_rate) and model != "raw":
+            raise ConfigError(f"--data.run_rate {run_rate}: only the raw-waveform model runs at another rate than "
+                              f"the {sample_rate} Hz it was trained at (the {model} model's features are fixed to it: "
+                              "resample the audio instead, the default)")
         self.run_rate, self.rescale_step, self._running_at = run_rate, rescale_step, sample_rate
         if streaming and bidirectional:
             raise ConfigError("streaming=True needs bidirectional=False (a bidirectional model reads the future)")
@@ -105,11 +109,14 @@ class SpeechClassifier(Task):
         if wanted is not None and wanted != self.hparams.num_classes:
             raise DataError(f"the data has {wanted} classes but the model has num_classes={self.hparams.num_classes}")
         rate = getattr(dm, "rate", getattr(dm, "sample_rate", None))
-        if self.run_rate is not None and stage == "fit":
-            raise ConfigError("run_rate changes the rate of a trained model: use it with test or predict")
+        if self.run_rate not in (None, self.hparams.sample_rate) and stage not in ("test", "predict"):
+            raise ConfigError("--data.run_rate runs a trained model at another rate: use it with test or predict")
         if rate is not None and rate != (self.run_rate or self.hparams.sample_rate):
             raise DataError(f"the data is at {rate} Hz but the model was built for {self.hparams.sample_rate} Hz"
                             + (f" and runs at {self.run_rate} Hz" if self.run_rate else ""))
+        if getattr(dm, "variable_length", False) and not self.net.causal:
+            raise ConfigError("--data.variable_length pads each batch to its longest clip, which a bidirectional model "
+                              "would read backwards into: use it with causal models (bidirectional false)")
 
     @property
     def rate(self) -> int:
@@ -117,13 +124,15 @@ class SpeechClassifier(Task):
         return self._running_at
 
     def _apply_run_rate(self) -> None:
-        """Convert the (restored) network to ``run_rate`` once, after the checkpoint's weights are loaded."""
-        if self.run_rate is not None and self._running_at != self.run_rate:
-            factor = self.net.at_rate(self.hparams.sample_rate, self.run_rate, self.rescale_step)
-            self._running_at = self.run_rate
+        """Convert the (restored) network to ``run_rate`` (the trained rate when None), from the rate it runs at;
+        called after the checkpoint's weights are loaded."""
+        target = self.run_rate or self.hparams.sample_rate
+        if target != self._running_at:
+            factor = self.net.at_rate(self._running_at, target, self.rescale_step)
+            self._running_at = target
             from ssmkit.cli.report import console
 
-            console.print(f"running at {self.run_rate} Hz (trained at {self.hparams.sample_rate} Hz): tokens "
+            console.print(f"running at {target} Hz (trained at {self.hparams.sample_rate} Hz): tokens "
                           f"{factor:g}x as far apart, SSM step sizes "
                           + (f"x{factor:g}" if self.rescale_step else "unchanged"))
 

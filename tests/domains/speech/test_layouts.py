@@ -3,6 +3,7 @@ FSDD's usual one) on small files the tests write."""
 
 import numpy as np
 import pytest
+import torch
 from ssmkit_speech.data import SpeechDataModule, speaker_split
 from ssmkit_speech.layouts import pattern_regex, read_folders, read_manifest, read_pattern, read_speech_commands
 
@@ -124,7 +125,6 @@ def test_one_bad_file_stops_setup_with_its_name(tone_folders):
 
 
 def test_variable_length_batches_pad_to_the_longest_clip_and_match_each_clip_alone(tone_folders):
-    import torch
     from ssmkit_speech.task import build_net
 
     dm = SpeechDataModule(root=str(tone_folders), layout="folders", split="random", sample_rate=8000,
@@ -144,3 +144,31 @@ def test_variable_length_batches_pad_to_the_longest_clip_and_match_each_clip_alo
     assert torch.allclose(together, alone, atol=1e-5)
     train = next(iter(dm.train_dataloader()))
     assert train["x"].shape[1] == int(train["mask"].sum(1).max()) <= 3600
+
+
+def test_window_set_covers_each_file_and_reads_alike_kept_or_not(tmp_path, write_audio):
+    from ssmkit_speech.data import WindowSet
+    from ssmkit_speech.layouts import Clip
+
+    rate = 8000
+    short = write_audio(tmp_path / "a_short.wav", tone(300, rate, 0.3), rate)
+    long = write_audio(tmp_path / "b_long.wav", tone(900, rate, 1.3, seed=1), rate)
+    clips = [Clip(short), Clip(long)]
+    kept = WindowSet(clips, 4000, 2000, rate, "resample", "peak", keep=True)
+    lazy = WindowSet(clips, 4000, 2000, rate, "resample", "peak", keep=False)
+    # the short file is one padded window; the long one every 2,000 samples, the last ending at its end
+    assert kept.windows == [(0, 0), (1, 0), (1, 2000), (1, 4000), (1, 6000), (1, 6400)] == lazy.windows
+    assert kept.samples == [2400, 10400]
+    for k in range(len(kept)):
+        a, b = kept[k], lazy[k]
+        assert torch.equal(a["x"], b["x"]) and torch.equal(a["mask"], b["mask"]) and a["silent"] == b["silent"]
+    assert int(kept[0]["mask"].sum()) == 2400 and bool(kept[5]["mask"].all())
+    dm = SpeechDataModule(predict_path=str(tmp_path), window_hop=0.25, clip_seconds=0.5)
+    dm.fitted = {"classes": ["x", "y"]}
+    dm.setup("predict")
+    rows = dm.prediction_rows([{"index": k, "label": 0, "probability": 0.5} for k in range(len(dm.predict_set))])
+    assert [(r["path"][-11:], r["start"], r["end"]) for r in rows][:2] == [("a_short.wav", 0.0, 0.3),
+                                                                           ("/b_long.wav", 0.0, 0.5)]
+    assert rows[-1]["end"] == 1.3 and rows[-1]["start"] == 0.8
+    with pytest.raises(ConfigError, match="window_hop"):
+        SpeechDataModule(root=str(tmp_path), window_hop=0.25).setup("predict")

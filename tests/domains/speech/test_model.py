@@ -193,3 +193,33 @@ def test_raw_model_at_half_the_rate_keeps_each_frame_and_rescales_its_steps():
     task = SpeechClassifier(num_classes=3, model="raw", d_model=8, n_layers=1, run_rate=4000)
     task.on_test_start()
     assert task.rate == 4000 and task.net.framer.hop == 16
+
+
+def test_run_rate_through_a_trainer_predicts_as_the_converted_network(tone_folders):
+    import pytorch_lightning as pl
+    from ssmkit_speech.data import SpeechDataModule
+
+    torch.manual_seed(0)
+    task = SpeechClassifier(num_classes=3, model="raw", d_model=8, n_layers=1, run_rate=4000)
+    reference = copy.deepcopy(task.net).eval()
+    reference.at_rate(8000, 4000)
+    dm = SpeechDataModule(root=str(tone_folders), layout="folders", split="random", sample_rate=8000, run_rate=4000,
+                          clip_seconds=0.5, val_fraction=0.2, test_fraction=0.2, batch_size=4)
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    rows = [r for batch in trainer.predict(task, datamodule=dm) for r in batch]
+    assert task.rate == 4000 and dm.length == 2000
+    with torch.no_grad():
+        for row in rows:
+            item = dm.predict_set[[int(i) for i in dm.predict_set.index].index(row["index"])]
+            p, label = reference(item["x"][None], item["mask"][None]).softmax(-1)[0].max(-1)
+            assert row["label"] == int(label) and row["probability"] == pytest.approx(float(p), abs=1e-5)
+    with pytest.raises(ConfigError, match="use it with test or predict"):
+        pl.Trainer(logger=False, enable_progress_bar=False).validate(
+            SpeechClassifier(num_classes=3, model="raw", d_model=8, n_layers=1, run_rate=4000), datamodule=dm)
+    with pytest.raises(ConfigError, match="only the raw-waveform model"):
+        SpeechClassifier(num_classes=3, model="spectrogram", run_rate=4000)
+    both_ways = SpeechDataModule(root=str(tone_folders), layout="folders", split="random", variable_length=True,
+                                 clip_seconds=0.5, val_fraction=0.2, test_fraction=0.2)
+    with pytest.raises(ConfigError, match="variable_length"):
+        pl.Trainer(logger=False, enable_progress_bar=False).test(
+            SpeechClassifier(num_classes=3, d_model=8, n_layers=1, bidirectional=True), datamodule=both_ways)
