@@ -260,6 +260,70 @@ def _newest(root: Path, which: str) -> Path | None:
 
 
 def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
+    folds = _folds_to_run(args)
+    if folds:
+        return cross_validate(plugin, name, args, folds)
+    _run(plugin, name, args)
+    return 0
+
+
+def _folds_to_run(args: list[str]) -> int:
+    """k when ``fit`` is given ``--data.folds k`` (k >= 2) and no ``--data.fold``: run every fold; else 0."""
+    flags = dict(a.split("=", 1) for a in args if a.startswith("--data.fold") and "=" in a)
+    for i, a in enumerate(args[:-1]):
+        if a in ("--data.folds", "--data.fold"):
+            flags[a] = args[i + 1]
+    if not args or args[0] != "fit" or "--data.fold" in flags or "--data.folds" not in flags:
+        return 0
+    try:
+        k = int(flags["--data.folds"])
+    except ValueError:
+        return 0  # the parser names the bad value
+    return k if k >= 2 else 0
+
+
+def cross_validate(plugin: str, name: str, args: list[str], folds: int) -> int:
+    """``fit --data.folds k`` without ``--data.fold``: fit on each fold in turn (``--data.fold i``: fold i is
+    the test set), test each fit's best checkpoint, then print the mean and standard deviation over the folds
+    of every test metric and write them, with each fold's figures, to ``runs/<plugin>-<name>/cv-<k>fold.json``
+    (atomically)."""
+    import json
+    import os
+    import tempfile
+
+    import numpy as np
+
+    per_fold: list[dict[str, float]] = []
+    for fold in range(folds):
+        console.print(f"[bold]fold {fold + 1} of {folds}[/bold]")
+        fit = _run(plugin, name, [*args, "--data.fold", str(fold)])
+        cb = fit.trainer.checkpoint_callback
+        best = cb.best_model_path if cb is not None and cb.best_model_path else None
+        if best is None:
+            raise SSMKitError(f"fold {fold}: no best checkpoint was saved (is there a validation split?)")
+        test = _run(plugin, name, ["test", "--ckpt_path", best, "--data.fold", str(fold)])
+        per_fold.append({k: float(v) for k, v in test.trainer.callback_metrics.items() if k.startswith("test/")})
+    if not test.trainer.is_global_zero:  # several processes: one reports and writes
+        return 0
+    keys = sorted(set.intersection(*(set(m) for m in per_fold)))
+    summary = {k: (float(np.mean([m[k] for m in per_fold])), float(np.std([m[k] for m in per_fold])))
+               for k in keys}
+    print_table(f"test, {folds}-fold cross-validation", ["metric", "mean", "std", *[f"fold {i}" for i in
+                                                                                   range(folds)]],
+                [[k, f"{mu:.4f}", f"{sd:.4f}", *[f"{m[k]:.4f}" for m in per_fold]] for k, (mu, sd) in
+                 summary.items()])
+    root = Path("runs") / f"{plugin}-{name}"
+    root.mkdir(parents=True, exist_ok=True)
+    out = root / f"cv-{folds}fold.json"
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".cv-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"folds": folds, "args": args, "mean_std": summary, "per_fold": per_fold}, handle, indent=1)
+    os.replace(tmp, out)
+    console.print(f"wrote {out}")
+    return 0
+
+
+def _run(plugin: str, name: str, args: list[str]) -> PipelineCLI:
     pipeline: Pipeline = registry.get("pipelines", f"{plugin}/{name}")
     args = [part for a in args for part in (a.split("=", 1) if a.startswith("--ckpt_path=") else [a])]
     root = Path("runs") / f"{plugin}-{name}"
@@ -312,18 +376,17 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
     try:
         with warnings.catch_warnings():  # LightningCLI warns when sys.argv and args= both hold arguments
             warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python")
-            _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
+            return _cli(pipeline, trainer_defaults, plugin, name, args, run_config)
     except argparse.ArgumentError as exc:  # a bad option value or key, in a config or a flag
         command = f"ssmkit {plugin} {name}" + (f" {args[0]}" if args and not args[0].startswith("-") else "")
         raise ConfigError(argument_problem(exc, configs, command)) from None
     finally:
         sys.argv = argv
-    return 0
 
 
 def _cli(pipeline: Pipeline, trainer_defaults: dict, plugin: str, name: str, args: list[str],
-         run_config: bool = False) -> None:
-    PipelineCLI(
+         run_config: bool = False) -> PipelineCLI:
+    return PipelineCLI(
         pipeline,
         run_config=run_config,
         command=f"ssmkit {plugin} {name}",

@@ -201,6 +201,22 @@ class RawWaveNet(SpeechNet):
         return factor
 
 
+class FrequencyConv(nn.Module):
+    """Per-frame front end along the frequency axis: (b, n, f) -> (b, n, d). Two 1-D convolutions over the
+    bands (kernel 5, ``channels`` each), each followed by max-pooling by 2, so a formant moved by a band or two
+    (another voice) gives nearly the same output; frames stay independent of each other (it streams)."""
+
+    def __init__(self, features: int, channels: int, d: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(1, channels, 5, padding=2), nn.GELU(), nn.MaxPool1d(2),
+                                 nn.Conv1d(channels, channels, 5, padding=2), nn.GELU(), nn.MaxPool1d(2))
+        self.out = nn.Linear(channels * (features // 4), d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, f = x.shape
+        return self.out(self.net(x.reshape(b * n, 1, f)).reshape(b, n, -1))
+
+
 class SpectrogramNet(SpeechNet):
     """Log-mel (or MFCC) frames of ``win`` samples every ``hop`` as tokens -> SSM stages.
 
@@ -213,13 +229,17 @@ class SpectrogramNet(SpeechNet):
     def __init__(self, num_classes: int, rate: int = 8000, win: int = 200, hop: int = 80, n_mels: int = 40,
                  n_mfcc: int = 0, d_model: int = 64, n_layers: int | list[int] = 2, pools: list[int] = (1,),
                  mixer: str = "s4d", d_state: int = 32, bidirectional: bool = False, dropout: float = 0.1,
-                 specaugment: bool = True, mixer_options: dict | None = None, cmn: float = 0.0):
+                 specaugment: bool = True, mixer_options: dict | None = None, cmn: float = 0.0,
+                 freq_conv: int = 0):
         super().__init__(num_classes, Framer(win, hop), d_model, d_model, n_layers, list(pools), mixer, d_state,
                          bidirectional, dropout, mixer_options)
         if cmn < 0:
             raise ConfigError(f"cmn={cmn}: give the prior's weight in frames (0 turns the normalisation off)")
+        if freq_conv < 0:
+            raise ConfigError(f"freq_conv={freq_conv}: give the channels of the frequency convolutions (0: off)")
         self.logmel = LogMel(rate, win, n_mels, n_mfcc)
-        self.front = nn.Linear(self.logmel.out_features, d_model)
+        self.front = FrequencyConv(self.logmel.out_features, freq_conv, d_model) if freq_conv else \
+            nn.Linear(self.logmel.out_features, d_model)
         self.specaugment, self.cmn = specaugment, cmn
 
     def _normalise(self, feats: torch.Tensor, mask: torch.Tensor | None, state: dict | None) -> torch.Tensor:
@@ -242,4 +262,4 @@ class SpectrogramNet(SpeechNet):
         return self.front(feats)
 
 
-__all__ = ["SpeechNet", "RawWaveNet", "SpectrogramNet", "Stage"]
+__all__ = ["SpeechNet", "RawWaveNet", "SpectrogramNet", "FrequencyConv", "Stage"]

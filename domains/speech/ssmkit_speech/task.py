@@ -34,8 +34,9 @@ def build_net(model: str, num_classes: int, sample_rate: int, win_ms: float | No
     pools = list(pools or DEFAULT_POOLS[model])
     if model == "spectrogram":
         return SpectrogramNet(num_classes, rate=sample_rate, win=win, hop=hop, pools=pools, **options)
-    if options.get("cmn") and model != "spectrogram":
-        raise ConfigError("cmn (mean normalisation of log-mel frames) needs model='spectrogram'")
+    for option in ("cmn", "freq_conv"):
+        if options.get(option):
+            raise ConfigError(f"{option} (an option of the log-mel front end) needs model='spectrogram'")
     options = {k: v for k, v in options.items() if k not in ("n_mels", "n_mfcc", "specaugment")}
     return RawWaveNet(num_classes, win=win, hop=hop, pools=pools, **options)
 
@@ -66,7 +67,8 @@ class SpeechClassifier(Task):
                  n_mfcc: int = 0, win_ms: float | None = None, hop_ms: float | None = None, specaugment: bool = True,
                  label_smoothing: float = 0.05, streaming: bool = False, chunk_ms: float = 20.0,
                  confusion_png: bool = True, lr: float = 3e-3, weight_decay: float = 0.05, warmup: float = 0.05,
-                 cmn: float | None = None, run_rate: int | None = None, rescale_step: bool = True):
+                 cmn: float | None = None, run_rate: int | None = None, rescale_step: bool = True,
+                 freq_conv: int = 0):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
         # run-time options stay out of the checkpoint, so `predict --ckpt_path ... --model.streaming true` holds
         # (Lightning's CLI lays a checkpoint's hyper-parameters over the command line's)
@@ -86,7 +88,8 @@ class SpeechClassifier(Task):
         self.net = build_net(model, num_classes, sample_rate, win_ms, hop_ms, pools, d_model=d_model,
                              n_layers=n_layers, mixer=mixer, d_state=d_state, bidirectional=bidirectional,
                              dropout=dropout, n_mels=n_mels, n_mfcc=n_mfcc, specaugment=specaugment,
-                             **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}))
+                             **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}),
+                             **({"freq_conv": freq_conv} if freq_conv else {}))
         self.set_metrics(MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
