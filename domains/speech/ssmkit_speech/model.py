@@ -214,7 +214,7 @@ class FrequencyConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, f = x.shape
-        return self.out(self.net(x.reshape(b * n, 1, f)).reshape(b, n, -1))
+        return self.out(self.net(x.reshape(b * n, 1, f)).reshape(b, n, self.out.in_features))
 
 
 class SpectrogramNet(SpeechNet):

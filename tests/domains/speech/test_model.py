@@ -12,11 +12,11 @@ from ssmkit_speech.task import SpeechClassifier, build_net
 from ssmkit.errors import ConfigError
 
 
-@pytest.mark.parametrize("model", ["spectrogram", "raw", "spectrogram+cmn"])
+@pytest.mark.parametrize("model", ["spectrogram", "raw", "spectrogram+cmn", "spectrogram+freq_conv"])
 @pytest.mark.parametrize("mixer", ["s4d", "mamba"])
 def test_streaming_in_chunks_equals_the_whole_clip(model, mixer):
     torch.manual_seed(0)
-    extra = {"cmn": 10.0} if model.endswith("+cmn") else {}
+    extra = {"cmn": {"cmn": 10.0}, "freq_conv": {"freq_conv": 4}}.get(model.partition("+")[2], {})
     net = build_net(model.split("+")[0], 5, 8000, d_model=16, n_layers=1, mixer=mixer, d_state=8,
                     pools=[1, 2] if model == "raw" else None, **extra).eval()
     wave = torch.randn(2, 2400) * 0.3
@@ -223,3 +223,21 @@ def test_run_rate_through_a_trainer_predicts_as_the_converted_network(tone_folde
     with pytest.raises(ConfigError, match="variable_length"):
         pl.Trainer(logger=False, enable_progress_bar=False).test(
             SpeechClassifier(num_classes=3, d_model=8, n_layers=1, bidirectional=True), datamodule=both_ways)
+
+
+def test_frequency_convolution_front_is_per_frame_and_only_for_log_mel():
+    torch.manual_seed(0)
+    net = build_net("spectrogram", 3, 8000, d_model=8, n_layers=1, freq_conv=4).eval()
+    feats = torch.randn(2, 7, 40)
+    whole = net.front(feats)
+    one_by_one = torch.cat([net.front(feats[:, t:t + 1]) for t in range(7)], dim=1)
+    assert whole.shape == (2, 7, 8) and torch.allclose(whole, one_by_one, atol=1e-6)
+    # a hand-written reference of the first frame: conv, GELU, max-pool twice, then the linear map
+    f = net.front
+    h = torch.nn.functional.max_pool1d(torch.nn.functional.gelu(f.net[0](feats[:1, 0][:, None])), 2)
+    h = torch.nn.functional.max_pool1d(torch.nn.functional.gelu(f.net[3](h)), 2)
+    assert torch.allclose(f.out(h.flatten(1)), whole[:1, 0], atol=1e-6)
+    with pytest.raises(ConfigError, match="freq_conv"):
+        build_net("raw", 3, 8000, freq_conv=4)
+    with pytest.raises(ConfigError, match="freq_conv"):
+        build_net("spectrogram", 3, 8000, freq_conv=-1)
