@@ -7,7 +7,8 @@ A graph has no natural node order, so a sequence model over its nodes needs one.
   context); ties broken at random (a fresh draw each training step; the model averages several seeded draws at
   test time) or, with ``random_ties=False`` / no randomness, by node id.
 * ``bfs`` / ``dfs``: breadth- / depth-first from a root (``root``: "max_degree", "min_degree", "first",
-  "random" or a node index; every further component starts by the same rule), neighbours by ascending id.
+  "random" or a node index; every further component starts by the same rule), neighbours by ascending id;
+  by name ``bfs:first``, ``dfs:3`` (``node_order``), e.g. ``--model.order bfs:random``.
 * ``spectral``: by the Fiedler vector (2nd eigenvector of the normalised Laplacian) of each connected
   component, components largest first; the sign is fixed so that the largest |entry| is positive.
 * ``random_walk``: first visits of a walk that steps to a random unvisited neighbour when there is one, else
@@ -294,15 +295,25 @@ class RandomNodeOrder(NodeOrder):
 
 
 def node_order(name: str | NodeOrder) -> NodeOrder:
-    """A node order by name ("degree" or "graphs/degree", ...); ConfigError if unknown."""
+    """A node order by name ("degree" or "graphs/degree", ...); traversals take a root after a colon:
+    "bfs:first", "dfs:random", "random_walk:max_degree", "bfs:12" (node index 12 of every graph). ConfigError if
+    unknown."""
     from ssmkit.errors import ConfigError
 
     if isinstance(name, NodeOrder):
         return name
     key = str(name).split("/", 1)[-1] if str(name).startswith("graphs/") else str(name)
+    key, colon, root = key.partition(":")
     if key not in SCAN_ORDERS:
         raise ConfigError(f"unknown node order {name!r}: use one of {', '.join(SCAN_ORDERS)}")
-    return SCAN_ORDERS[key]
+    if not colon:
+        return SCAN_ORDERS[key]
+    if not isinstance(SCAN_ORDERS[key], _Traversal):
+        raise ConfigError(f"node order {name!r}: only bfs, dfs and random_walk take a root (name:root)")
+    try:
+        return type(SCAN_ORDERS[key])(int(root) if root.isdigit() else root)
+    except ValueError as exc:
+        raise ConfigError(f"node order {name!r}: {exc}") from None
 
 
 SCAN_ORDERS: dict[str, NodeOrder] = {}

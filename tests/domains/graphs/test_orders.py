@@ -61,6 +61,19 @@ def test_known_answers_on_a_small_graph():
     assert len(draws) > 3
 
 
+def test_traversal_roots_by_name():
+    from ssmkit_graphs.orders import node_order
+
+    perm = lambda order: order.permutation(length=6, edge_index=SMALL).tolist()  # noqa: E731
+    assert perm(node_order("bfs:0")) == [0, 1, 2, 3, 4, 5] and perm(node_order("graphs/dfs:0")) == [0, 1, 3, 2, 4, 5]
+    assert node_order("bfs:first").root == "first" and node_order("dfs:min_degree").root == "min_degree"
+    assert node_order("bfs:random").randomised and not node_order("bfs:first").randomised
+    assert GraphNet(2, order="dfs:random", in_features=3).order.randomised
+    for bad in ("degree:first", "bfs:nowhere", "bfs:-1", "nope:1"):
+        with pytest.raises(ConfigError):
+            node_order(bad)
+
+
 def test_spectral_order_follows_a_path():
     labels = torch.tensor([4, 0, 3, 1, 2])  # the path 4-0-3-1-2, stored shuffled
     ei = to_undirected(torch.stack([labels[:-1], labels[1:]]))
