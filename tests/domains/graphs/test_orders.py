@@ -237,3 +237,27 @@ def test_textbook_gat_and_gin_layers_map_features_to_classes(model):
     assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in net.convs.parameters())
     if model == "gat":  # hidden layers: heads concatenated to d_model; the output layer: one head of 4 classes
         assert net.convs[0].heads == 4 and net.convs[0].out_channels == 2 and net.convs[2].heads == 1
+
+
+@pytest.mark.parametrize("model", ["gps", "gin", "gcn", "gat"])
+def test_message_passing_baselines_are_invariant_to_relabelling(model):
+    """The baselines (GPS with attention included) pool permutation-equivariant layers: relabelling the nodes and
+    edges of a graph leaves its logits unchanged (float32 round-off only); edge features follow their edges."""
+    torch.manual_seed(0)
+    net = GraphNet(3, model=model, d_model=16, n_layers=2, in_features=3, edge_features=2, dropout=0.0).eval()
+    n = 12
+    ei = _random_graph(n, 0.3, seed=5)
+    x = torch.randn(n, 3)
+    ea = torch.randn(ei.shape[1], 2)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(1))
+    ei2, x2 = _relabel(ei, x, perm)
+    with torch.no_grad():
+        out = net(Batch.from_data_list([Data(x=x, edge_index=ei, edge_attr=ea)]))
+        moved = net(Batch.from_data_list([Data(x=x2, edge_index=ei2, edge_attr=ea)]))
+    assert out.shape == (1, 3) and torch.isfinite(out).all()
+    torch.testing.assert_close(out, moved, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(out, net(Batch.from_data_list([Data(x=x2, edge_index=ei, edge_attr=ea)])), atol=1e-3)
+    loss = net.train()(Batch.from_data_list([Data(x=x, edge_index=ei, edge_attr=ea)] * 2)).square().sum()
+    loss.backward()
+    unused = ("edge_enc.",) if model == "gcn" else ()  # GCN's convolution takes no edge features
+    assert all(p.grad is not None for name, p in net.named_parameters() if not name.startswith(unused))
