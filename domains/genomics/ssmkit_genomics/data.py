@@ -100,17 +100,20 @@ class DNAClassDataModule(DataModule):
                 field = int(self.label_field) if str(self.label_field).isdigit() else self.label_field
                 return recs, labels_from_header(recs, field), None
             raise DataError("no labels: give label_csv (id,label) or label_field (a header field)", path=self.path)
-        if self.benchmarks_root:
-            splits = read_genomic_benchmarks(self.benchmarks_root)
-            self.source = f"real: {Path(self.benchmarks_root).name}"
+        from .datasets import CLASS_FILES, DATASETS
+
+        name = self.dataset.split("/", 1)[-1]
+        root = self.benchmarks_root
+        if root is None and name in DATASETS and name not in CLASS_FILES:  # a Genomic Benchmarks entry
+            root = dataset_root(self.dataset, self.data_dir) / name
+        if root:
+            splits = read_genomic_benchmarks(root)
+            self.source = f"real: {Path(root).name}"
             recs, labels, fixed = [], [], {}
             for split, (r, lab) in splits.items():
                 fixed[split] = np.arange(len(recs), len(recs) + len(r))
                 recs, labels = recs + list(r), labels + list(lab)
             return recs, labels, fixed
-        from .datasets import CLASS_FILES
-
-        name = self.dataset.split("/", 1)[-1]
         if name not in CLASS_FILES:
             raise DataError(f"dataset {self.dataset!r} has no class files; use files=, path= or benchmarks_root=")
         folder = dataset_root(self.dataset, self.data_dir)

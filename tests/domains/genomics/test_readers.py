@@ -374,3 +374,22 @@ def test_real_arabidopsis_needs_duplicate_policy():
 def test_record_defaults():
     rec = Record("x", "ACGT")
     assert rec.description == "" and rec.line is None and rec.path is None
+
+
+def test_genomic_benchmarks_entry_reads_through_the_data_module(tmp_path):
+    """--data.dataset genomics/human_nontata_promoters reads DATA_DIR/genomics/genomic_benchmarks/<name> with its
+    own train/test split, as --data.benchmarks_root does."""
+    from ssmkit_genomics.data import DNAClassDataModule
+
+    _benchmark_tree(tmp_path / "genomics" / "genomic_benchmarks" / "human_nontata_promoters")
+    by_name = DNAClassDataModule(dataset="genomics/human_nontata_promoters", data_dir=str(tmp_path), length=4,
+                                 val_fraction=0.2)
+    by_root = DNAClassDataModule(benchmarks_root=str(tmp_path / "genomics" / "genomic_benchmarks" /
+                                                     "human_nontata_promoters"), length=4, val_fraction=0.2)
+    for dm in (by_name, by_root):
+        dm.setup("fit")
+    assert by_name.classes == ["negative", "positive"] and by_name.source == "real: human_nontata_promoters"
+    test = lambda dm: sorted(dm.test_set[i]["x"].tolist() for i in range(len(dm.test_set)))  # noqa: E731
+    assert len(by_name.test_set) == 3 and test(by_name) == test(by_root)
+    with pytest.raises(DataError, match="not in the data directory"):
+        DNAClassDataModule(dataset="genomics/demo_human_or_worm", data_dir=str(tmp_path)).setup("fit")
