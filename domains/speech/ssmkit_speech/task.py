@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from ssmkit.errors import ConfigError, DataError
 from ssmkit.tasks import Task
 
-from .model import RawWaveNet, SpectrogramNet, SpeechNet
+from .model import FrequencyConv, RawWaveNet, SpectrogramNet, SpeechNet
 
 MODELS = ("spectrogram", "raw")
 DEFAULT_FRAMES_MS = {"spectrogram": (25.0, 10.0), "raw": (4.0, 2.0)}  # (window, hop) in milliseconds
@@ -37,7 +37,7 @@ def build_net(model: str, num_classes: int, sample_rate: int, win_ms: float | No
     for option in ("cmn", "freq_conv"):
         if options.get(option):
             raise ConfigError(f"{option} (an option of the log-mel front end) needs model='spectrogram'")
-    options = {k: v for k, v in options.items() if k not in ("n_mels", "n_mfcc", "specaugment")}
+    options = {k: v for k, v in options.items() if k not in ("n_mels", "n_mfcc", "specaugment", "freq_conv")}
     return RawWaveNet(num_classes, win=win, hop=hop, pools=pools, **options)
 
 
@@ -59,6 +59,10 @@ class SpeechClassifier(Task):
         cmn: spectrogram model: causal mean normalisation of the log-mel frames with a prior of ``cmn`` frames
             (0: off), for speakers and microphones unlike the training ones; default (None) 10 for the spectrogram
             model (leave-one-speaker-out on FSDD: mean 0.757 against 0.718 without, benchmarks/RESULTS.md).
+        freq_conv: spectrogram model: channels of the per-frame convolutions along the mel bands that replace the
+            linear map from log-mel frames to tokens (a formant shifted by a band or two, as in another voice,
+            gives nearly the same token); default (None) 16, 0 for the linear map (leave-one-speaker-out on FSDD,
+            four training speakers: benchmarks/RESULTS.md).
     """
 
     def __init__(self, num_classes: int = 10, sample_rate: int = 8000, model: str = "spectrogram",
@@ -68,7 +72,7 @@ class SpeechClassifier(Task):
                  label_smoothing: float = 0.05, streaming: bool = False, chunk_ms: float = 20.0,
                  confusion_png: bool = True, lr: float = 3e-3, weight_decay: float = 0.05, warmup: float = 0.05,
                  cmn: float | None = None, run_rate: int | None = None, rescale_step: bool = True,
-                 freq_conv: int = 0):
+                 freq_conv: int | None = None):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
         # run-time options stay out of the checkpoint, so `predict --ckpt_path ... --model.streaming true` holds
         # (Lightning's CLI lays a checkpoint's hyper-parameters over the command line's)
@@ -89,7 +93,8 @@ class SpeechClassifier(Task):
                              n_layers=n_layers, mixer=mixer, d_state=d_state, bidirectional=bidirectional,
                              dropout=dropout, n_mels=n_mels, n_mfcc=n_mfcc, specaugment=specaugment,
                              **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}),
-                             **({"freq_conv": freq_conv} if freq_conv else {}))
+                             **({"freq_conv": 16 if freq_conv is None else freq_conv} if model == "spectrogram"
+                                else {"freq_conv": freq_conv or 0}))
         self.set_metrics(MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
@@ -100,8 +105,12 @@ class SpeechClassifier(Task):
         self.written: list[Path] = []
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """A spectrogram checkpoint from before ``cmn`` existed was trained without it: refuse to run it with it."""
+        """A spectrogram checkpoint from before ``cmn`` existed was trained without it: refuse to run it with it.
+        One from before ``freq_conv`` has the linear front end: the network gets it back before the weights load."""
         saved = checkpoint.get("hyper_parameters", {})
+        if saved and "freq_conv" not in saved and isinstance(self.net.front, FrequencyConv):
+            self.net.front = torch.nn.Linear(self.net.logmel.out_features, self.net.front.out.out_features)
+            self.hparams.freq_conv = 0
         if saved.get("model", "spectrogram") == "spectrogram" and "cmn" not in saved and getattr(self.net, "cmn", 0):
             raise ConfigError("this checkpoint predates the log-mel mean normalisation (cmn) and was trained "
                               "without it: pass --model.cmn 0")

@@ -168,6 +168,22 @@ def test_a_checkpoint_from_before_cmn_must_be_run_without_it():
     task.on_load_checkpoint({"hyper_parameters": dict(task.hparams)})  # a checkpoint that records cmn
 
 
+def test_a_checkpoint_from_before_freq_conv_loads_with_its_linear_front_end():
+    torch.manual_seed(0)
+    old_task = SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4, freq_conv=0).eval()
+    assert isinstance(old_task.net.front, torch.nn.Linear)
+    checkpoint = {"hyper_parameters": {k: v for k, v in old_task.hparams.items() if k != "freq_conv"},
+                  "state_dict": old_task.state_dict()}
+    task = SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4).eval()  # the default: freq_conv 16
+    assert type(task.net.front).__name__ == "FrequencyConv"
+    task.on_load_checkpoint(checkpoint)
+    task.load_state_dict(checkpoint["state_dict"])
+    wave = torch.randn(2, 4000)
+    with torch.no_grad():
+        assert torch.equal(task.net(wave), old_task.net(wave)) and task.hparams.freq_conv == 0
+    assert build_net("raw", 3, 8000, d_model=8, n_layers=1).front[0].in_features == 32  # raw: no such front
+
+
 def test_raw_model_at_half_the_rate_keeps_each_frame_and_rescales_its_steps():
     torch.manual_seed(0)
     net = build_net("raw", 3, 8000, d_model=8, n_layers=1, mixer="s4d", d_state=8)
