@@ -283,44 +283,59 @@ def _folds_to_run(args: list[str]) -> int:
 
 
 def cross_validate(plugin: str, name: str, args: list[str], folds: int) -> int:
-    """``fit --data.folds k`` without ``--data.fold``: fit on each fold in turn (``--data.fold i``: fold i is
-    the test set), test each fit's best checkpoint, then print the mean and standard deviation over the folds
-    of every test metric and write them, with each fold's figures, to ``runs/<plugin>-<name>/cv-<k>fold.json``
-    (atomically)."""
+    """``fit --data.folds k`` without ``--data.fold`` (as flags): fit on each fold in turn (``--data.fold i``:
+    fold i is the test set), test each fit's best checkpoint with that fit's config, then print the mean and
+    standard deviation over the folds of every test metric and write them, with each fold's figures, to
+    ``runs/<plugin>-<name>/cv-<k>fold.json`` (atomically, after every fold: a failed fold keeps the ones done)."""
+    if "--ckpt_path" in args or any(a.startswith("--ckpt_path=") for a in args):
+        raise ConfigError("--ckpt_path with --data.folds (all folds): a checkpoint belongs to one fold; resume it "
+                          "with --data.fold i --ckpt_path ...")
+    per_fold: list[dict[str, float]] = []
+    root = Path("runs") / f"{plugin}-{name}"
+    for fold in range(folds):
+        console.print(f"[bold]fold {fold} ({fold + 1} of {folds})[/bold]")
+        try:
+            fit = _run(plugin, name, [*args, "--data.fold", str(fold)])
+            cb = fit.trainer.checkpoint_callback
+            best = cb.best_model_path if cb is not None and cb.best_model_path else None
+            if best is None:
+                raise SSMKitError("no best checkpoint was saved (is there a validation split?)")
+            config = Path(fit.trainer.log_dir or ".") / "config.yaml"
+            extra = ["--config", str(config)] if _config_beside(best) is None and config.exists() else []
+            test = _run(plugin, name, ["test", *extra, "--ckpt_path", best, "--data.fold", str(fold)])
+        except SSMKitError as exc:
+            raise type(exc)(f"fold {fold} of {folds}: {exc}") from None
+        per_fold.append({k: float(v) for k, v in test.trainer.callback_metrics.items() if k.startswith("test/")})
+        if test.trainer.is_global_zero:  # several processes: one reports and writes
+            summary = _write_cv(root, folds, args, per_fold)
+    if not test.trainer.is_global_zero:
+        return 0
+    print_table(f"test, {folds}-fold cross-validation", ["metric", "mean", "std", *[f"fold {i}" for i in
+                                                                                   range(folds)]],
+                [[k, f"{mu:.4f}", f"{sd:.4f}", *[f"{m[k]:.4f}" for m in per_fold]] for k, (mu, sd) in
+                 summary.items()])
+    console.print(f"wrote {root / f'cv-{folds}fold.json'}")
+    return 0
+
+
+def _write_cv(root: Path, folds: int, args: list[str], per_fold: list[dict[str, float]]) -> dict:
+    """Mean and std of every test metric over the folds done; written to cv-<k>fold.json atomically."""
     import json
     import os
     import tempfile
 
     import numpy as np
 
-    per_fold: list[dict[str, float]] = []
-    for fold in range(folds):
-        console.print(f"[bold]fold {fold + 1} of {folds}[/bold]")
-        fit = _run(plugin, name, [*args, "--data.fold", str(fold)])
-        cb = fit.trainer.checkpoint_callback
-        best = cb.best_model_path if cb is not None and cb.best_model_path else None
-        if best is None:
-            raise SSMKitError(f"fold {fold}: no best checkpoint was saved (is there a validation split?)")
-        test = _run(plugin, name, ["test", "--ckpt_path", best, "--data.fold", str(fold)])
-        per_fold.append({k: float(v) for k, v in test.trainer.callback_metrics.items() if k.startswith("test/")})
-    if not test.trainer.is_global_zero:  # several processes: one reports and writes
-        return 0
     keys = sorted(set.intersection(*(set(m) for m in per_fold)))
     summary = {k: (float(np.mean([m[k] for m in per_fold])), float(np.std([m[k] for m in per_fold])))
                for k in keys}
-    print_table(f"test, {folds}-fold cross-validation", ["metric", "mean", "std", *[f"fold {i}" for i in
-                                                                                   range(folds)]],
-                [[k, f"{mu:.4f}", f"{sd:.4f}", *[f"{m[k]:.4f}" for m in per_fold]] for k, (mu, sd) in
-                 summary.items()])
-    root = Path("runs") / f"{plugin}-{name}"
     root.mkdir(parents=True, exist_ok=True)
-    out = root / f"cv-{folds}fold.json"
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".cv-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
-        json.dump({"folds": folds, "args": args, "mean_std": summary, "per_fold": per_fold}, handle, indent=1)
-    os.replace(tmp, out)
-    console.print(f"wrote {out}")
-    return 0
+        json.dump({"folds": folds, "done": len(per_fold), "args": args, "mean_std": summary, "per_fold": per_fold},
+                  handle, indent=1)
+    os.replace(tmp, root / f"cv-{folds}fold.json")
+    return summary
 
 
 def _run(plugin: str, name: str, args: list[str]) -> PipelineCLI:

@@ -146,7 +146,10 @@ class _Traversal(NodeOrder):
         if isinstance(self.root, int):
             if first:
                 if not 0 <= self.root < len(deg):
-                    raise ValueError(f"root {self.root} is not a node of a graph with {len(deg)} nodes")
+                    from ssmkit.errors import ConfigError
+
+                    raise ConfigError(f"node order root {self.root} is not a node of a graph with {len(deg)} nodes "
+                                      "(a numbered root must exist in every graph; use first, max_degree, ...)")
                 return self.root
             return int(cand[0])
         if self.root == "max_degree":

@@ -237,6 +237,8 @@ class SpectrogramNet(SpeechNet):
             raise ConfigError(f"cmn={cmn}: give the prior's weight in frames (0 turns the normalisation off)")
         if freq_conv < 0:
             raise ConfigError(f"freq_conv={freq_conv}: give the channels of the frequency convolutions (0: off)")
+        if freq_conv and (n_mfcc or n_mels) < 4:
+            raise ConfigError(f"freq_conv needs at least 4 features per frame to pool twice (got {n_mfcc or n_mels})")
         self.logmel = LogMel(rate, win, n_mels, n_mfcc)
         self.front = FrequencyConv(self.logmel.out_features, freq_conv, d_model) if freq_conv else \
             nn.Linear(self.logmel.out_features, d_model)

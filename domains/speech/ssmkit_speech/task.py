@@ -89,12 +89,14 @@ class SpeechClassifier(Task):
             raise ConfigError("streaming=True needs bidirectional=False (a bidirectional model reads the future)")
         if chunk_ms <= 0:
             raise ConfigError(f"chunk_ms={chunk_ms} must be positive")
+        if model == "spectrogram" and freq_conv is None:
+            freq_conv = 16
+            self.hparams.freq_conv = 16  # the resolved value goes into checkpoints
         self.net = build_net(model, num_classes, sample_rate, win_ms, hop_ms, pools, d_model=d_model,
                              n_layers=n_layers, mixer=mixer, d_state=d_state, bidirectional=bidirectional,
                              dropout=dropout, n_mels=n_mels, n_mfcc=n_mfcc, specaugment=specaugment,
                              **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}),
-                             **({"freq_conv": 16 if freq_conv is None else freq_conv} if model == "spectrogram"
-                                else {"freq_conv": freq_conv or 0}))
+                             freq_conv=freq_conv or 0)
         self.set_metrics(MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
@@ -106,9 +108,10 @@ class SpeechClassifier(Task):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """A spectrogram checkpoint from before ``cmn`` existed was trained without it: refuse to run it with it.
-        One from before ``freq_conv`` has the linear front end: the network gets it back before the weights load."""
+        One with the linear front end (from before ``freq_conv``) gets it back before the weights load."""
         saved = checkpoint.get("hyper_parameters", {})
-        if saved and "freq_conv" not in saved and isinstance(self.net.front, FrequencyConv):
+        if "net.front.weight" in checkpoint.get("state_dict", {}) and isinstance(self.net.front, FrequencyConv):
+            # the weights of a linear front end (decided by the weights: a resumed run's config may say otherwise)
             self.net.front = torch.nn.Linear(self.net.logmel.out_features, self.net.front.out.out_features)
             self.hparams.freq_conv = 0
         if saved.get("model", "spectrogram") == "spectrogram" and "cmn" not in saved and getattr(self.net, "cmn", 0):

@@ -248,24 +248,28 @@ def test_fit_with_folds_cross_validates_through_the_console_script(tmp_path):
     import numpy as np
     from ssmkit_graphs.data import stratified_folds
 
-    _write_graph_set(tmp_path / "set", 24)
+    _write_graph_set(tmp_path / "set", 25)  # folds of 9, 8 and 8 graphs
     files = [f"--data.{k}={tmp_path / 'set' / f'{k}.csv'}" for k in ("edges", "nodes", "labels")]
     run = _cli(["graphs", "graph-classify", "fit", *files, "--data.folds", "3", "--data.batch_size", "8",
                 "--model.model", "gin", "--model.d_model", "8", "--model.n_layers", "1", "--trainer.max_epochs", "2"],
                tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "3-fold cross-validation" in run.stdout and "fold 3 of 3" in run.stdout
+    assert "3-fold cross-validation" in run.stdout and "fold 2 (3 of 3)" in run.stdout
     result = json.loads((tmp_path / "runs" / "graphs-graph-classify" / "cv-3fold.json").read_text())
     accs = [f["test/acc"] for f in result["per_fold"]]
     assert len(accs) == 3 and abs(result["mean_std"]["test/acc"][0] - np.mean(accs)) < 1e-9
     assert abs(result["mean_std"]["test/acc"][1] - np.std(accs)) < 1e-9
-    sizes = [len(f) for f in stratified_folds(np.array([g % 2 for g in range(24)]), 24, 3)]
+    sizes = [len(f) for f in stratified_folds(np.array([g % 2 for g in range(25)]), 25, 3)]
+    assert sorted(sizes) == [8, 8, 9]
     assert all(abs(a * n - round(a * n)) < 1e-4 for a, n in zip(accs, sizes))  # each scored on its fold's graphs
     configs = sorted((tmp_path / "runs" / "graphs-graph-classify").rglob("config.yaml"))
     folds = sorted(line.split(":")[1].strip() for c in configs for line in c.read_text().splitlines()
                    if line.strip().startswith("fold:"))
     assert set(folds) == {"0", "1", "2"}  # the fits' and tests' configs name each fold
     assert not list((tmp_path / "runs" / "graphs-graph-classify").glob(".cv-*"))  # no temporary left
+    assert result["done"] == 3
+    again = _cli(["graphs", "graph-classify", "fit", *files, "--data.folds", "3", "--ckpt_path", "last"], tmp_path)
+    assert again.returncode != 0 and "belongs to one fold" in again.stderr.strip().splitlines()[-1]
 
 
 def test_laplacian_positional_encoding_holds_eigenvectors_of_each_graph(tmp_path):

@@ -176,7 +176,9 @@ def test_a_checkpoint_from_before_freq_conv_loads_with_its_linear_front_end():
                   "state_dict": old_task.state_dict()}
     task = SpeechClassifier(num_classes=3, d_model=8, n_layers=1, d_state=4).eval()  # the default: freq_conv 16
     assert type(task.net.front).__name__ == "FrequencyConv"
-    task.on_load_checkpoint(checkpoint)
+    assert task.hparams.freq_conv == 16  # the resolved default is what a new checkpoint records
+    resumed = {**checkpoint, "hyper_parameters": {**checkpoint["hyper_parameters"], "freq_conv": None}}
+    task.on_load_checkpoint(resumed)  # the weights decide: a resumed run's config may say None
     task.load_state_dict(checkpoint["state_dict"])
     wave = torch.randn(2, 4000)
     with torch.no_grad():
@@ -257,3 +259,5 @@ def test_frequency_convolution_front_is_per_frame_and_only_for_log_mel():
         build_net("raw", 3, 8000, freq_conv=4)
     with pytest.raises(ConfigError, match="freq_conv"):
         build_net("spectrogram", 3, 8000, freq_conv=-1)
+    with pytest.raises(ConfigError, match="at least 4 features"):
+        build_net("spectrogram", 3, 8000, freq_conv=4, n_mfcc=3)
