@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssmkit.data import DataModule, dataset_root, split_indices
+from ssmkit.data import DataModule, data_dir, dataset_root, split_indices
 from ssmkit.errors import DataError
 
 from .alphabet import PAD, crop_or_pad, reverse_complement
@@ -100,12 +100,13 @@ class DNAClassDataModule(DataModule):
                 field = int(self.label_field) if str(self.label_field).isdigit() else self.label_field
                 return recs, labels_from_header(recs, field), None
             raise DataError("no labels: give label_csv (id,label) or label_field (a header field)", path=self.path)
-        from .datasets import CLASS_FILES, DATASETS
+        from .datasets import CLASS_FILES, DATASETS, GENOMIC_BENCHMARKS
 
         name = self.dataset.split("/", 1)[-1]
         root = self.benchmarks_root
-        if root is None and name in DATASETS and name not in CLASS_FILES:  # a Genomic Benchmarks entry
-            root = dataset_root(self.dataset, self.data_dir) / name
+        if root is None and name in GENOMIC_BENCHMARKS:  # its tree: the entry's one path
+            dataset_root(self.dataset, self.data_dir)  # names the missing folder and the fetch command
+            root = data_dir(self.data_dir) / DATASETS[name].files[0].path
         if root:
             splits = read_genomic_benchmarks(root)
             self.source = f"real: {Path(root).name}"

@@ -94,4 +94,8 @@ DATASETS: dict[str, DatasetEntry] = {
         "genome; classes 'human' / 'worm'; 75k train / 25k test sequences."),
 }
 
-__all__ = ["DATASETS", "CLASS_FILES"]
+# the entries laid out as a Genomic Benchmarks tree (DATA_DIR/genomics/genomic_benchmarks/<name>/{train,test}/<class>/)
+GENOMIC_BENCHMARKS = frozenset(name for name, e in DATASETS.items()
+                               if e.files and e.files[0].path == f"genomics/genomic_benchmarks/{name}")
+
+__all__ = ["DATASETS", "CLASS_FILES", "GENOMIC_BENCHMARKS"]
