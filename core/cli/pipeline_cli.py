@@ -21,6 +21,7 @@ from .. import registry
 from ..data.datamodule import FITTED_STATE, DataModule
 from ..errors import ConfigError, SSMKitError
 from ..tasks.checkpoints import AtomicCheckpointIO, LastCheckpoint
+from ..tasks.folds import fold_summary
 from ..tasks.pipeline import Pipeline
 from .config_file import argument_problem, check_config, config_files
 from .report import console, metrics_table, print_table
@@ -324,11 +325,7 @@ def _write_cv(root: Path, folds: int, args: list[str], per_fold: list[dict[str, 
     import os
     import tempfile
 
-    import numpy as np
-
-    keys = sorted(set.intersection(*(set(m) for m in per_fold)))
-    summary = {k: (float(np.mean([m[k] for m in per_fold])), float(np.std([m[k] for m in per_fold])))
-               for k in keys}
+    summary = fold_summary(per_fold)
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".cv-", suffix=".json")
     with os.fdopen(fd, "w") as handle:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
+
+from ssmkit.tasks.folds import fold_summary
 
 
 def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: dict | None = None,
@@ -66,8 +67,7 @@ def cross_validate(pipeline, model: dict, data: dict, folds: int = 10, trainer: 
         results.append(metrics)
         if on_fold is not None:
             on_fold(fold, metrics)
-    keys = sorted(k for k in results[0] if k.startswith("test/"))
-    return {k: (statistics.mean(r[k] for r in results), statistics.pstdev(r[k] for r in results)) for k in keys}
+    return fold_summary(results)
 
 
 def _tested(trainer, net, dm, path: str | None, name: str | None = None) -> dict:

@@ -63,8 +63,7 @@ class ClipSet(Dataset):
         x, end = crop_or_pad(wave, self.length, offset)
         if self.variable:  # the clip's own length (at most ``length``): ``pad_batch`` pads the batch
             x = x[:end]
-        mask = torch.zeros(x.shape[-1], dtype=torch.bool)
-        mask[:end] = True
+        mask = torch.arange(x.shape[-1]) < end  # the real samples
         item = {"x": x, "mask": mask, "index": j}
         if self.y is not None:
             item["y"] = int(self.y[j])
@@ -130,8 +129,7 @@ class WindowSet(Dataset):
         seg = self._wave(j)[start:start + self.length]
         silent = float(seg.abs().max()) < self.QUIET * self.peaks[j]
         x, end = crop_or_pad(seg if silent else normalize(seg, self.norm), self.length, 0)
-        mask = torch.zeros(self.length, dtype=torch.bool)
-        mask[:end] = True
+        mask = torch.arange(self.length) < end
         return {"x": x, "mask": mask, "index": k, "silent": silent}
 
 

@@ -219,7 +219,7 @@ class FrequencyConv(nn.Module):
         # inference (streaming: a frame or two at a time): each convolution as one matmul with its banded matrix
         # (its responses to unit impulses), cached per parameter version; the same numbers as the convolutions
         conv1, conv2 = self.net[0], self.net[3]
-        key = tuple((p._version, p.data_ptr()) for p in (conv1.weight, conv2.weight))
+        key = tuple((p._version, p.data_ptr()) for p in (conv1.weight, conv2.weight, conv1.bias, conv2.bias))
         cached = self.__dict__.get("_banded")
         if cached is None or cached[0] != key or cached[1].device != x.device:
             c = conv1.out_channels
@@ -227,14 +227,14 @@ class FrequencyConv(nn.Module):
             m1 = F.conv1d(eye1, conv1.weight, padding=2).reshape(f, -1)  # (f, c * f)
             eye2 = torch.eye(c * (f // 2), device=x.device, dtype=conv2.weight.dtype).reshape(-1, c, f // 2)
             m2 = F.conv1d(eye2, conv2.weight, padding=2).reshape(c * (f // 2), -1)  # (c f/2, c f/2)
-            cached = (key, m1, m2)
+            cached = (key, m1, m2, conv1.bias.repeat_interleave(f), conv2.bias.repeat_interleave(f // 2))
             self.__dict__["_banded"] = cached
-        _, m1, m2 = cached
+        _, m1, m2, b1, b2 = cached
         c = conv1.out_channels
-        h = F.gelu(x.reshape(b * n, f) @ m1 + conv1.bias.repeat_interleave(f))  # (bn, c*f), channel-major
+        h = F.gelu(x.reshape(b * n, f) @ m1 + b1)  # (bn, c*f), channel-major
         h = h.reshape(b * n, c, f // 2, 2).amax(-1) if f % 2 == 0 else \
             F.max_pool1d(h.reshape(b * n, c, f), 2)
-        h = F.gelu(h.reshape(b * n, m2.shape[0]) @ m2 + conv2.bias.repeat_interleave(f // 2))
+        h = F.gelu(h.reshape(b * n, m2.shape[0]) @ m2 + b2)
         h = F.max_pool1d(h.reshape(b * n, c, f // 2), 2)
         return self.out(h.reshape(b, n, self.out.in_features))
 
