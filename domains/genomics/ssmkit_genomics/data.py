@@ -58,9 +58,12 @@ class DNAClassDataModule(DataModule):
     The labels come from (first that is given): ``files`` ({class: FASTA/FASTQ/GenBank file or files});
     ``path`` with ``label_csv`` (id,label) or ``label_field`` (a header field: an index, or a key of
     "key=value"); ``benchmarks_root`` (a Genomic Benchmarks folder: train/ + test/, class folders);
-    else the registered ``dataset`` (one file per class) in ``data_dir``.
+    else the registered ``dataset`` (one file per class) in ``data_dir``. Any of these files (and
+    ``predict_path``) may be a BED file (``.bed``, ``.bed.gz``) of intervals cut from ``reference``.
 
     Args:
+        reference: the FASTA (plain or bgzip) that BED inputs are cut from, '-' strand intervals
+            reverse-complemented; random access through Biopython's index, one chromosome in memory.
         length: tokens per sequence (longer ones are cropped, randomly when training; shorter padded);
             default: the longest sequence.
         lowercase: "upper" (soft-masked bases read as bases), "n" (as N) or "error".
@@ -73,13 +76,14 @@ class DNAClassDataModule(DataModule):
     prediction_fields = ("id", "label", "probability")
 
     def __init__(self, dataset: str = "genomics/promoters_ecoli", data_dir: str | None = None,
-                 files: dict[str, list[str]] | None = None, path: str | None = None, label_csv: str | None = None,
+                 files: dict[str, str | list[str]] | None = None, path: str | None = None, label_csv: str | None = None,
                  label_field: str | None = None, benchmarks_root: str | None = None, length: int | None = None,
                  lowercase: str = "upper", rc_augment: bool = False, val_fraction: float = 0.1,
                  test_fraction: float = 0.2, predict_path: str | None = None, batch_size: int = 64,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, reference: str | None = None):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         self.dataset, self.data_dir, self.files, self.path = dataset, data_dir, files, path
+        self.reference = reference
         self.label_csv, self.label_field, self.benchmarks_root = label_csv, label_field, benchmarks_root
         self.length_arg, self.lowercase, self.rc_augment = length, lowercase, rc_augment
         self.val_fraction, self.test_fraction, self.predict_path = val_fraction, test_fraction, predict_path
@@ -89,10 +93,10 @@ class DNAClassDataModule(DataModule):
     def _read(self) -> tuple[list[Record], list[str], dict | None]:
         if self.files:
             self.source = "real: " + ", ".join(sorted(self.files))
-            recs, labels = labels_from_files(self.files, duplicates="rename")
+            recs, labels = labels_from_files(self.files, duplicates="rename", reference=self.reference)
             return recs, labels, None
         if self.path:
-            recs = read_records(self.path, duplicates="rename")
+            recs = read_records(self.path, duplicates="rename", reference=self.reference)
             self.source = f"real: {Path(self.path).name}"
             if self.label_csv:
                 return recs, labels_from_csv(recs, self.label_csv), None
@@ -159,7 +163,7 @@ class DNAClassDataModule(DataModule):
         return getattr(self, "_fitted_now", None)
 
     def _predict_tokens(self, length: int) -> None:
-        prec = read_records(self.predict_path, duplicates="rename")
+        prec = read_records(self.predict_path, duplicates="rename", reference=self.reference)
         self._predict_records = prec
         self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)), length)
 

@@ -97,7 +97,8 @@ class DNAEmbedder(Task):
 
 
 class SequenceDataModule(DataModule):
-    """Unlabelled sequences to embed: ``path`` (FASTA/FASTQ/GenBank, gzipped or not).
+    """Unlabelled sequences to embed: ``path`` (FASTA/FASTQ/GenBank, gzipped or not, or a BED file of
+    intervals cut from ``reference``).
 
     length: tokens per sequence (longer ones are centre-cropped, shorter ones padded); default the
     longest. Output: ``embeddings.npy`` (n, d) or (n, length, d) with zeros past each sequence's end,
@@ -107,12 +108,12 @@ class SequenceDataModule(DataModule):
     prediction_file = "embeddings.npy"
 
     def __init__(self, path: str, length: int | None = None, lowercase: str = "upper", batch_size: int = 32,
-                 num_workers: int = 0):
+                 num_workers: int = 0, reference: str | None = None):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
-        self.path, self.length_arg, self.lowercase = path, length, lowercase
+        self.path, self.length_arg, self.lowercase, self.reference = path, length, lowercase, reference
 
     def setup(self, stage: str | None = None) -> None:
-        self.records = read_records(self.path, duplicates="rename")
+        self.records = read_records(self.path, duplicates="rename", reference=self.reference)
         self.source = f"real: {Path(self.path).name}"
         seqs = encode_records(self.records, self.lowercase)
         self.length = self.length_arg or max(len(s) for s in seqs)

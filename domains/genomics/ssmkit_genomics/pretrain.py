@@ -136,7 +136,8 @@ def cut_windows(lengths: list[int], context: int) -> list[tuple[int, int, int]]:
 
 class FastaLMDataModule(DataModule):
     """Sequences for next-nucleotide training: ``path`` (FASTA/FASTQ/GenBank, gzipped or not; one file
-    or several) or the registered ``dataset`` (all its class files, labels ignored).
+    or several; BED files of intervals cut from ``reference``) or the registered ``dataset`` (all its class
+    files, labels ignored).
 
     Splits: with at least 10 records, whole records go to train/val/test (``val_fraction``,
     ``test_fraction``); with fewer (a genome, a chromosome), each record is cut by position: its first
@@ -157,7 +158,8 @@ class FastaLMDataModule(DataModule):
     def __init__(self, path: str | list[str] | None = None, dataset: str = "genomics/promoters_arabidopsis",
                  data_dir: str | None = None, context: int = 1024, lowercase: str = "upper",
                  val_fraction: float = 0.1, test_fraction: float = 0.1, predict_path: str | None = None,
-                 index: str = "auto", batch_size: int = 16, num_workers: int = 0, seed: int = 0):
+                 index: str = "auto", batch_size: int = 16, num_workers: int = 0, seed: int = 0,
+                 reference: str | None = None):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if context < 2:
             raise DataError(f"context={context}: a window needs at least 2 tokens")
@@ -165,7 +167,7 @@ class FastaLMDataModule(DataModule):
             raise ConfigError(f"--data.index {index!r}: use one of {', '.join(INDEX_MODES)}")
         self.path, self.dataset, self.data_dir, self.context = path, dataset, data_dir, context
         self.lowercase, self.val_fraction, self.test_fraction = lowercase, val_fraction, test_fraction
-        self.predict_path, self.index = predict_path, index
+        self.predict_path, self.index, self.reference = predict_path, index, reference
 
     def _indexed(self, path: str | Path) -> bool:
         from .fasta_index import is_plain_fasta
@@ -184,7 +186,7 @@ class FastaLMDataModule(DataModule):
             from .fasta_index import fasta_index
 
             return fasta_index(path, self.lowercase)
-        recs = read_records(path, duplicates="rename")
+        recs = read_records(path, duplicates="rename", reference=self.reference)
         return ArrayStore([r.id for r in recs], encode_records(recs, self.lowercase))
 
     def _input(self):

@@ -8,7 +8,9 @@ record knows where it starts.
 Labels come from one file per class (``labels_from_files``), a header field (``labels_from_header``)
 or an ``id,label`` CSV (``labels_from_csv``); labels are class-name strings, ``label_ids`` turns them
 into integers. ``read_genomic_benchmarks`` reads the folder layout of the genomic-benchmarks package.
-Intervals: ``read_bed`` and ``cut_intervals`` (random access to the reference through ``SeqIO.index``).
+Intervals: ``read_bed`` and ``cut_intervals`` (random access to the reference through ``SeqIO.index``);
+``read_records(..., reference=FASTA)`` reads a ``.bed`` / ``.bed.gz`` file as the sequences of its intervals,
+so every reader that takes a sequence file also takes a BED file with a reference.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .alphabet import InvalidBase, encode
 __all__ = [
     "Record", "Interval", "BedIntervals", "FORMATS", "read_records", "encode_records", "labels_from_files",
     "labels_from_header", "labels_from_csv", "label_ids", "read_genomic_benchmarks", "read_bed",
-    "cut_intervals",
+    "cut_intervals", "is_bed",
 ]
 
 PathLike = str | os.PathLike
@@ -150,20 +152,60 @@ class _LineCounter:
 # --------------------------------------------------------------------------------------------- records
 
 
-def read_records(path: PathLike, fmt: str | None = None, duplicates: str = "error") -> list[Record]:
+def is_bed(path: PathLike) -> bool:
+    """True for a ``.bed`` or ``.bed.gz`` name (any case)."""
+    name = Path(path).name.lower()
+    return name.endswith(".bed") or name.endswith(".bed.gz")
+
+
+def _bed_records(path: Path, reference: PathLike | None, duplicates: str) -> list[Record]:
+    if reference is None:
+        raise DataError("a BED file holds intervals, not sequences: give the reference FASTA they are cut from "
+                        "(--data.reference genome.fa)", path=path)
+    ids = _Ids(duplicates, path, "interval name")
+    return [Record(ids.take(rec.id, rec.line), rec.seq, rec.description, rec.line, rec.path)
+            for rec in cut_intervals(reference, path)]
+
+
+class _Ids:
+    """The ``duplicates`` policy over one file's ids: ``take(id, line)`` -> the id to keep."""
+
+    def __init__(self, duplicates: str, path: Path, what: str = "record"):
+        self.duplicates, self.path, self.what = duplicates, path, what
+        self.first_line: dict[str, int | None] = {}
+        self.copies: dict[str, int] = {}
+
+    def take(self, rid: str, line: int | None) -> str:
+        if rid not in self.first_line:
+            self.first_line[rid] = line
+            return rid
+        if self.duplicates == "error":
+            first = self.first_line[rid]
+            where = f"line {first}" if first is not None else "earlier"
+            raise DataError(f"{self.what} {rid!r}: duplicated id (first at {where}, again at line {line}); "
+                            "pass duplicates='rename' or 'keep' to accept it", path=self.path, line=line)
+        self.copies[rid] = self.copies.get(rid, 1) + 1
+        return f"{rid}#{self.copies[rid]}" if self.duplicates == "rename" else rid
+
+
+def read_records(path: PathLike, fmt: str | None = None, duplicates: str = "error",
+                 reference: PathLike | None = None) -> list[Record]:
     """All records of a FASTA / FASTQ / GenBank file (optionally gzipped), in file order.
 
     ``duplicates``: what a repeated id does: "error" (DataError naming both lines), "keep", or "rename"
     (the second copy of 'x' becomes 'x#2', the third 'x#3', ...). Empty sequences and empty ids are
     errors; so is a malformed or truncated file (the message names the last good record).
+    ``reference``: a FASTA that BED files (``.bed``, ``.bed.gz``, see ``is_bed``) are cut from; a BED file
+    gives one record per interval in file order (id = its name, '-' strand reverse-complemented).
     """
     if duplicates not in ("error", "keep", "rename"):
         raise ValueError(f"duplicates must be 'error', 'keep' or 'rename', got {duplicates!r}")
     path = _existing_file(path)
+    if fmt is None and is_bed(path):
+        return _bed_records(path, reference, duplicates)
     fmt = _format_of(path, fmt)
     records: list[Record] = []
-    first_line: dict[str, int | None] = {}
-    copies: dict[str, int] = {}
+    ids = _Ids(duplicates, path)
     counter = None
     try:
         with _open_text(path) as handle:
@@ -175,18 +217,7 @@ def read_records(path: PathLike, fmt: str | None = None, duplicates: str = "erro
                     raise DataError("record without an id (empty header)", path=path, line=line)
                 if not seq:
                     raise DataError(f"record {rec.id!r}: empty sequence", path=path, line=line)
-                rid = rec.id
-                if rid in first_line:
-                    if duplicates == "error":
-                        where = f"line {first_line[rid]}" if first_line[rid] is not None else "earlier"
-                        raise DataError(f"record {rid!r}: duplicated id (first at {where}, again at line {line}); "
-                                        "pass duplicates='rename' or 'keep' to accept it", path=path, line=line)
-                    copies[rid] = copies.get(rid, 1) + 1
-                    if duplicates == "rename":
-                        rid = f"{rid}#{copies[rid]}"
-                else:
-                    first_line[rid] = line
-                records.append(Record(rid, seq, rec.description, line, str(path)))
+                records.append(Record(ids.take(rec.id, line), seq, rec.description, line, str(path)))
     except DataError:
         raise
     except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as exc:
@@ -216,9 +247,9 @@ def encode_records(records: Iterable[Record], lowercase: str = "upper") -> list[
 
 
 def labels_from_files(files: Mapping[str, PathLike | Iterable[PathLike]], fmt: str | None = None,
-                      duplicates: str = "error") -> tuple[list[Record], list[str]]:
+                      duplicates: str = "error", reference: PathLike | None = None) -> tuple[list[Record], list[str]]:
     """{class name: file or files} -> (records, labels): the records of every file, class by class in the
-    mapping's order, and each record's class name."""
+    mapping's order, and each record's class name. BED files are cut from ``reference`` (``read_records``)."""
     if not files:
         raise ValueError("files must name at least one class")
     records: list[Record] = []
@@ -230,7 +261,7 @@ def labels_from_files(files: Mapping[str, PathLike | Iterable[PathLike]], fmt: s
         if not paths:
             raise ValueError(f"class {name!r} has no files")
         for path in paths:
-            recs = read_records(path, fmt, duplicates)
+            recs = read_records(path, fmt, duplicates, reference)
             records += recs
             labels += [name] * len(recs)
     return records, labels

@@ -205,3 +205,82 @@ def test_bad_inputs_fail_with_one_line(tmp_path):
     line = _one_error_line(res, "stray.csv")
     assert "'ghost'" in line and "line 8" in line
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.ckpt"))
+
+
+# ------------------------------------------------------------------------------------------ BED intervals
+
+_COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
+
+
+def _write_genome(tmp_path: Path, seed: int = 3):
+    """A two-chromosome reference; "pos" intervals hold the motif (on the '-' strand as its reverse
+    complement in the reference), "neg" ones lie elsewhere. -> (reference, {class: BED}, {name: expected seq})."""
+    rng = np.random.default_rng(seed)
+    chroms = {"chrA": list(_random_seq(rng, 3000)), "chrB": list(_random_seq(rng, 2000))}
+    beds, expected = {"pos": [], "neg": []}, {}
+    for i in range(40):
+        chrom = "chrA" if i % 3 else "chrB"
+        start = 60 * (i // 2) + (0 if i % 2 else 30) + (0 if chrom == "chrA" else 5)
+        end, strand = start + 28, "-" if i % 4 == 1 else "+"
+        lab = "pos" if i % 2 else "neg"
+        if lab == "pos":
+            piece = MOTIF if strand == "+" else MOTIF.translate(_COMPLEMENT)[::-1]
+            chroms[chrom][start + 5:start + 5 + len(MOTIF)] = list(piece)
+        beds[lab].append((chrom, start, end, f"{lab}{i}", strand))
+    for rows in beds.values():
+        for chrom, start, end, name, strand in rows:
+            seq = "".join(chroms[chrom][start:end])
+            expected[name] = seq if strand == "+" else seq.translate(_COMPLEMENT)[::-1]
+    ref = tmp_path / "genome.fa"
+    ref.write_text("".join(f">{c} test\n" + "\n".join("".join(s[i:i + 60]) for i in range(0, len(s), 60)) + "\n"
+                           for c, s in chroms.items()))
+    files = {}
+    for lab, rows in beds.items():
+        files[lab] = tmp_path / f"{lab}.bed"
+        files[lab].write_text("track name=test\n" + "".join(f"{c}\t{a}\t{b}\t{n}\t0\t{s}\n" for c, a, b, n, s in rows))
+    return ref, files, expected
+
+
+def test_bed_intervals_through_the_data_module_and_console_script(tmp_path):
+    from ssmkit_genomics.data import DNAClassDataModule
+    from ssmkit_genomics.readers import read_records
+
+    ref, files, expected = _write_genome(tmp_path)
+    # every interval's sequence equals the reference slice, reverse-complemented on '-' (string arithmetic)
+    dm = DNAClassDataModule(files={k: str(v) for k, v in files.items()}, reference=str(ref), batch_size=8)
+    dm.setup("fit")
+    got = {r.id: r.seq for r in dm._records}
+    assert got == expected and dm.classes == ["neg", "pos"] and dm.max_length == 28
+    assert all(MOTIF in got[name] for name in expected if name.startswith("pos"))
+    assert [r.id for r in read_records(files["neg"], reference=ref)] == [n for n in expected if n.startswith("neg")]
+
+    fit = _cli(["genomics", "classify", "fit", "--trainer.max_epochs", "1", "--model.d_model", "8",
+                "--model.n_layers", "1", "--data.files", f"{{pos: {files['pos']}, neg: {files['neg']}}}",
+                "--data.reference", str(ref), "--data.batch_size", "8"], tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    ckpt = next((tmp_path / "runs" / "genomics-classify").rglob("last.ckpt"))
+    out = tmp_path / "pred.tsv"
+    pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path",
+                 str(files["pos"]), "--data.reference", str(ref), "--output", str(out)], tmp_path)
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    with open(out, newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    assert [r[0] for r in rows[1:]] == [n for n in expected if n.startswith("pos")]  # BED order, interval names
+
+    # the reference is part of the run's config: predict finds it without the flag
+    again = tmp_path / "again.tsv"
+    pred = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path",
+                 str(files["pos"]), "--output", str(again)], tmp_path)
+    assert pred.returncode == 0 and again.read_text() == out.read_text(), pred.stderr[-3000:]
+
+    # a BED file without a reference, or an interval past a chromosome's end: one line naming the file
+    res = _cli(["genomics", "classify", "fit", "--trainer.max_epochs", "1", "--data.path", str(files["pos"]),
+                "--data.label_csv", str(tmp_path / "x.csv")], tmp_path)
+    assert "--data.reference" in _one_error_line(res, "pos.bed")
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chrB\t1990\t2010\tover\n")
+    res = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(bad),
+                "--data.reference", str(ref), "--output", str(tmp_path / "y.tsv")], tmp_path)
+    line = _one_error_line(res, "bad.bed")
+    assert "'over'" in line and "beyond the end" in line and "line 1" in line
+    assert not (tmp_path / "y.tsv").exists()

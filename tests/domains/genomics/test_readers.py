@@ -315,6 +315,21 @@ def test_cut_intervals_both_strands(tmp_path):
     assert recs[2].description == "chr2:4-12(-)" and recs[2].line == 6 and recs[2].path == str(bed)
 
 
+def test_read_records_cuts_bed_files_from_the_reference(tmp_path):
+    bed = _write(tmp_path / "dup.bed.gz", "chr1\t0\t4\tx\nchr2\t4\t12\tx\t0\t-\nchr2\t0\t2\tx\n", gz=True)
+    ref = _reference(tmp_path)
+    recs = read_records(bed, duplicates="rename", reference=ref)
+    assert [(r.id, r.seq, r.line) for r in recs] == [("x", CHR1[0:4], 1), ("x#2", _rc(CHR2[4:12]), 2),
+                                                    ("x#3", CHR2[0:2], 3)]
+    assert [r.id for r in read_records(bed, duplicates="keep", reference=ref)] == ["x", "x", "x"]
+    with pytest.raises(DataError, match=r"'x'.*first at line 1, again at line 2") as info:
+        read_records(bed, reference=ref)
+    assert "dup.bed.gz" in str(info.value)
+    with pytest.raises(DataError, match="reference FASTA") as info:
+        read_records(bed)
+    assert "dup.bed.gz" in str(info.value)
+
+
 def test_cut_intervals_bgzf_reference(tmp_path):
     ref = tmp_path / "ref.fa.gz"
     with bgzf.BgzfWriter(str(ref), "wb") as handle:
