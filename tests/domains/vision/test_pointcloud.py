@@ -389,3 +389,29 @@ def test_real_modelnet10_mirror(shared_data):
     model = tiny(num_classes=10)
     batch = next(iter(dm.val_dataloader()))
     assert batch["x"].shape[1:] == (1024, 3) and model(batch["x"]).shape == (len(batch["x"]), 10)
+
+
+@pytest.mark.parametrize("up_axis", [2, 1])
+def test_augment_rotation_turns_about_the_up_axis_only(up_axis):
+    from ssmkit_vision.pointcloud_data import Augment
+
+    torch.manual_seed(0)
+    pts = torch.randn(64, 3)
+    aug = Augment(scale=(1.0, 1.0), translate=0.0, jitter=0.0, rotate=30.0, up_axis=up_axis)
+    a, b = [i for i in range(3) if i != up_axis]
+    angles = []
+    for _ in range(200):
+        out = aug(pts).double()
+        assert torch.equal(out[:, up_axis], pts[:, up_axis].double())  # the up coordinate never moves
+        assert torch.allclose(torch.cdist(out, out), torch.cdist(pts.double(), pts.double()), atol=1e-5)  # rigid
+        # the angle of the turn, from the plane coordinates of every point (float64 least squares)
+        before = torch.complex(pts[:, a].double(), pts[:, b].double())
+        after = torch.complex(out[:, a], out[:, b])
+        turn = torch.angle((after * before.conj()).sum())
+        assert torch.allclose(after, before * torch.exp(1j * turn), atol=1e-5)
+        angles.append(float(turn))
+    angles = np.rad2deg(np.array(angles))
+    assert np.abs(angles).max() <= 30.0 + 1e-4
+    assert angles.min() < -20 and angles.max() > 20  # both ways, spread over the range
+    off = Augment(scale=(1.0, 1.0), translate=0.0, jitter=0.0, rotate=0.0, up_axis=up_axis)
+    assert torch.equal(off(pts), pts)
