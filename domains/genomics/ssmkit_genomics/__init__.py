@@ -25,7 +25,7 @@ plugin = Plugin(
             monitor="val/mcc",
             mode="max",
             links={"num_classes": "num_classes", "class_counts": "class_counts",
-                   "max_length": "length"},
+                   "max_length": "length", "softmask": "softmask"},
             demo={"model": {"d_model": 32, "n_layers": 2}, "data": {"dataset": "genomics/promoters_ecoli"},
                   "trainer": {"max_epochs": 2}, "metrics": ["test/acc", "test/mcc", "test/sensitivity",
                                                              "test/specificity"]},

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ssmkit.data import DataModule, data_dir, dataset_root, split_indices
-from ssmkit.errors import DataError
+from ssmkit.errors import ConfigError, DataError
 
 from .alphabet import PAD, crop_or_pad, reverse_complement
 from .readers import (
@@ -22,17 +22,23 @@ from .readers import (
     labels_from_header,
     read_genomic_benchmarks,
     read_records,
+    softmasks,
 )
+
+LOWERCASE = ("upper", "n", "error", "mask")
 
 
 class TokenSet(Dataset):
-    """Items {"x": (length,) int64 ids, "mask": (length,) bool, "y", "index"}; training sets crop at
-    random positions and, with ``rc_augment``, read the reverse strand half of the time."""
+    """Items {"x": (length,) int64 ids, "mask": (length,) bool, "y", "index"} and, with ``softmasks``
+    (one (L,) bool per sequence), "softmask": (length,) bool, cropped, padded (False) and reversed with the
+    ids. Training sets crop at random positions and, with ``rc_augment``, read the reverse strand half of
+    the time."""
 
     def __init__(self, seqs: list[np.ndarray], y: np.ndarray | None, index: np.ndarray, length: int,
-                 train: bool = False, rc_augment: bool = False, seed: int = 0):
+                 train: bool = False, rc_augment: bool = False, seed: int = 0,
+                 softmasks: list[np.ndarray] | None = None):
         self.seqs, self.y, self.index, self.length = seqs, y, index, length
-        self.train, self.rc_augment = train, rc_augment
+        self.train, self.rc_augment, self.softmasks = train, rc_augment, softmasks
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -41,12 +47,18 @@ class TokenSet(Dataset):
     def __getitem__(self, i: int) -> dict:
         j = int(self.index[i])
         ids = self.seqs[j]
+        soft = None if self.softmasks is None else self.softmasks[j]
         if self.train and self.rc_augment and self.rng.random() < 0.5:
             ids = reverse_complement(ids)
-        ids = crop_or_pad(ids, self.length, self.rng if self.train else None,
-                          mode="random" if self.train else "center")
-        x = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
+            soft = None if soft is None else soft[::-1]
+        rows = ids if soft is None else np.stack([ids, soft.astype(ids.dtype)])  # one crop for both
+        rows = crop_or_pad(rows, self.length, self.rng if self.train else None,
+                           mode="random" if self.train else "center")
+        rows = torch.from_numpy(np.ascontiguousarray(rows, dtype=np.int64))
+        x = rows if soft is None else rows[0]
         item = {"x": x, "mask": x != PAD, "index": j}
+        if soft is not None:
+            item["softmask"] = rows[1].bool()
         if self.y is not None:
             item["y"] = int(self.y[j])
         return item
@@ -66,7 +78,8 @@ class DNAClassDataModule(DataModule):
             reverse-complemented; random access through Biopython's index, one chromosome in memory.
         length: tokens per sequence (longer ones are cropped, randomly when training; shorter padded);
             default: the longest sequence.
-        lowercase: "upper" (soft-masked bases read as bases), "n" (as N) or "error".
+        lowercase: "upper" (soft-masked bases read as bases), "n" (as N), "error", or "mask" (read as
+            bases, and their positions go to the model, which adds a learned vector there: ``softmask``).
         rc_augment: read the reverse strand of half the training sequences.
         predict_path: sequences to classify (default: the test split); ``predict`` writes id, label,
             probability, tab-separated (predictions.tsv; comma-separated to an ``--output`` named .csv).
@@ -87,6 +100,8 @@ class DNAClassDataModule(DataModule):
         self.label_csv, self.label_field, self.benchmarks_root = label_csv, label_field, benchmarks_root
         self.length_arg, self.lowercase, self.rc_augment = length, lowercase, rc_augment
         self.val_fraction, self.test_fraction, self.predict_path = val_fraction, test_fraction, predict_path
+        if lowercase not in LOWERCASE:
+            raise ConfigError(f"--data.lowercase {lowercase!r}: use one of {', '.join(LOWERCASE)}")
         self._data: tuple[list[Record], list[str], dict | None] | None = None
 
     # reading ---------------------------------------------------------------------------------
@@ -138,6 +153,14 @@ class DNAClassDataModule(DataModule):
         return label_ids(self._load()[1])[1]
 
     @property
+    def softmask(self) -> bool:
+        """Whether items carry soft-mask positions (``lowercase="mask"``; linked to the model)."""
+        return self.lowercase == "mask"
+
+    def _softmasks(self, recs: list[Record]) -> list[np.ndarray] | None:
+        return softmasks(recs) if self.softmask else None
+
+    @property
     def num_classes(self) -> int:
         return len(self.classes)
 
@@ -165,7 +188,8 @@ class DNAClassDataModule(DataModule):
     def _predict_tokens(self, length: int) -> None:
         prec = read_records(self.predict_path, duplicates="rename", reference=self.reference)
         self._predict_records = prec
-        self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)), length)
+        self.predict_set = TokenSet(encode_records(prec, self.lowercase), None, np.arange(len(prec)), length,
+                                    softmasks=self._softmasks(prec))
 
     # splits ----------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
@@ -186,10 +210,11 @@ class DNAClassDataModule(DataModule):
             train, val, test = split_indices(len(seqs), self.val_fraction, self.test_fraction, self.seed, labels=y)
         self._records = recs
         self._fitted_now = {"classes": self.classes, "class_counts": self.class_counts, "length": int(self.length)}
+        soft = self._softmasks(recs)
         self.train_set = TokenSet(seqs, y, train, self.length, train=True, rc_augment=self.rc_augment,
-                                  seed=self.seed)
-        self.val_set = TokenSet(seqs, y, val, self.length)
-        self.test_set = TokenSet(seqs, y, test, self.length)
+                                  seed=self.seed, softmasks=soft)
+        self.val_set = TokenSet(seqs, y, val, self.length, softmasks=soft)
+        self.test_set = TokenSet(seqs, y, test, self.length, softmasks=soft)
         self.predict_set, self._predict_records = self.test_set, recs
         if self.predict_path:
             self._predict_tokens(self.length)

@@ -16,7 +16,7 @@ from ssmkit.tasks import Task
 
 from .data import TokenSet
 from .model import DNANet
-from .readers import encode_records, read_records
+from .readers import encode_records, read_records, softmasks
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -43,7 +43,8 @@ def load_dna_net(path: str | Path) -> tuple[DNANet, dict]:
             kind, prefix = "classify", "net.net."
             options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
                            bidirectional=hp["bidirectional"], rc=hp["rc"], mixer=hp["mixer"],
-                           stem=hp.get("stem", 0), d_intermediate=hp.get("d_intermediate", 0))
+                           stem=hp.get("stem", 0), d_intermediate=hp.get("d_intermediate", 0),
+                           softmask=hp.get("softmask", False))
         elif "net.embed.weight" in state:  # DNALanguageModel: net (DNANet)
             kind, prefix = "pretrain", "net."
             options = dict(d_model=hp["d_model"], n_layers=hp["n_layers"], d_state=hp["d_state"],
@@ -75,11 +76,21 @@ class DNAEmbedder(Task):
         self.save_hyperparameters()
         self.net, self.source = load_dna_net(checkpoint)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def model_inputs(self, batch: dict) -> dict:
+        inputs = super().model_inputs(batch)
+        if self.net.softmask_embed is not None:
+            if "softmask" not in batch:
+                raise DataError("the network was trained with soft-mask positions: give --data.lowercase mask",
+                                path=self.hparams.checkpoint)
+            inputs["softmask"] = batch["softmask"]
+        return inputs
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                softmask: torch.Tensor | None = None) -> torch.Tensor:
         from ssmkit.heads import pool as pool_positions
 
         mask = x != 0 if mask is None else mask
-        features = self.net(x, mask).float()
+        features = self.net(x, mask, softmask).float()
         if self.hparams.per_position:
             return features * mask.unsqueeze(-1)
         pooled = pool_positions(features, self.hparams.pool, mask)
@@ -117,7 +128,8 @@ class SequenceDataModule(DataModule):
         self.source = f"real: {Path(self.path).name}"
         seqs = encode_records(self.records, self.lowercase)
         self.length = self.length_arg or max(len(s) for s in seqs)
-        self.predict_set = TokenSet(seqs, None, np.arange(len(seqs)), self.length)
+        soft = softmasks(self.records) if self.lowercase == "mask" else None
+        self.predict_set = TokenSet(seqs, None, np.arange(len(seqs)), self.length, softmasks=soft)
 
     def write_predictions(self, rows: list[dict[str, Any]], path: str | Path) -> Path:
         path = Path(path)

@@ -20,11 +20,15 @@ class DNANet(nn.Module):
     so F(RC(x)) equals F(x) reversed along the sequence with its two halves swapped (the documented
     flip, ``flip_features``); weights are shared between the strands (Caduceus' parameter sharing
     realised by running the shared network twice). rc="none": F(x) = G(x) (b, L, d).
+
+    softmask: a learned vector (zero at the start) is added to the embedding of soft-masked positions
+    (``softmask`` (b, L) bool given to forward); on the other strand the mask is reversed with the bases,
+    so the equivariance holds with it.
     """
 
     def __init__(self, d_model: int = 128, n_layers: int = 4, d_state: int = 16, bidirectional: bool = True,
                  rc: str = "equivariant", mixer: str = "mamba", dropout: float = 0.1, d_intermediate: int = 0,
-                 stem: int = 0):
+                 stem: int = 0, softmask: bool = False):
         super().__init__()
         if rc not in RC_MODES:
             raise ValueError(f"unknown rc mode {rc!r}: use one of {', '.join(RC_MODES)}")
@@ -32,6 +36,7 @@ class DNANet(nn.Module):
             raise ValueError(f"stem={stem}: give an odd convolution width (motif length), or 0 for none")
         self.rc, self.d_model = rc, d_model
         self.embed = nn.Embedding(VOCAB_SIZE, d_model, padding_idx=0)
+        self.softmask_embed = nn.Parameter(torch.zeros(d_model)) if softmask else None
         # optional motif detector before the SSM: a "same"-padded convolution over the embeddings
         self.stem = nn.Sequential(nn.Conv1d(d_model, d_model, stem, padding=stem // 2), nn.GELU()) if stem else None
         self.backbone = Backbone(BackboneConfig(
@@ -42,21 +47,25 @@ class DNANet(nn.Module):
     def out_features(self) -> int:
         return 2 * self.d_model if self.rc == "equivariant" else self.d_model
 
-    def strand(self, ids: torch.Tensor) -> torch.Tensor:
-        """One strand: (b, L) -> (b, L, d)."""
+    def strand(self, ids: torch.Tensor, softmask: torch.Tensor | None = None) -> torch.Tensor:
+        """One strand: (b, L) (and its soft mask (b, L) bool) -> (b, L, d)."""
         h = self.embed(ids)
+        if self.softmask_embed is not None and softmask is not None:
+            h = h + softmask.unsqueeze(-1).to(h.dtype) * self.softmask_embed
         if self.stem is not None:
             h = h + self.stem(h.transpose(1, 2)).transpose(1, 2).masked_fill((ids == 0).unsqueeze(-1), 0.0)
         return self.backbone(h)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """ids (b, L), mask (b, L) True on real tokens -> features (b, L, out_features)."""
-        h = self.strand(ids)
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None,
+                softmask: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (b, L), mask (b, L) True on real tokens, softmask (b, L) -> features (b, L, out_features)."""
+        h = self.strand(ids, softmask)
         if self.rc == "none":
             return h
         lengths = (ids != 0).sum(1) if mask is None else mask.sum(1)
         rc_ids = reverse_complement_padded(ids, lengths)
-        h_rc = _reverse_padded(self.strand(rc_ids), lengths)  # back to the forward strand's positions
+        rc_soft = None if softmask is None else _reverse_padded(softmask, lengths)
+        h_rc = _reverse_padded(self.strand(rc_ids, rc_soft), lengths)  # back to the forward strand's positions
         return torch.cat([h, h_rc], dim=-1)
 
     @staticmethod
@@ -104,9 +113,10 @@ class DNAClassifierNet(nn.Module):
     def _flat(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.proj(features).flatten(1)))
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None,
+                softmask: torch.Tensor | None = None) -> torch.Tensor:
         mask = ids != 0 if mask is None else mask
-        features = self.net(ids, mask)
+        features = self.net(ids, mask, softmask)
         if self.pool == "flatten":
             if ids.shape[1] != self.length:
                 raise ValueError(f"pool='flatten' was built for length {self.length}, got {ids.shape[1]}")

@@ -163,6 +163,8 @@ class FastaLMDataModule(DataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if context < 2:
             raise DataError(f"context={context}: a window needs at least 2 tokens")
+        if lowercase not in ("upper", "n", "error"):  # next-base targets are bases: no soft-mask channel here
+            raise ConfigError(f"--data.lowercase {lowercase!r}: pretrain reads 'upper', 'n' or 'error'")
         if index not in INDEX_MODES:
             raise ConfigError(f"--data.index {index!r}: use one of {', '.join(INDEX_MODES)}")
         self.path, self.dataset, self.data_dir, self.context = path, dataset, data_dir, context

@@ -30,12 +30,12 @@ from Bio.Seq import reverse_complement as _reverse_complement_text
 
 from ssmkit.errors import DataError
 
-from .alphabet import InvalidBase, encode
+from .alphabet import InvalidBase, encode, encode_with_mask
 
 __all__ = [
     "Record", "Interval", "BedIntervals", "FORMATS", "read_records", "encode_records", "labels_from_files",
     "labels_from_header", "labels_from_csv", "label_ids", "read_genomic_benchmarks", "read_bed",
-    "cut_intervals", "is_bed",
+    "cut_intervals", "is_bed", "softmasks",
 ]
 
 PathLike = str | os.PathLike
@@ -233,14 +233,20 @@ def read_records(path: PathLike, fmt: str | None = None, duplicates: str = "erro
 
 def encode_records(records: Iterable[Record], lowercase: str = "upper") -> list[np.ndarray]:
     """Token ids (L,) uint8 of each record; an invalid character -> DataError naming the file, header
-    line, record id and position."""
+    line, record id and position. ``lowercase="mask"`` reads soft-masked bases as bases (as "upper");
+    ``softmasks`` gives where they were."""
     out = []
     for rec in records:
         try:
-            out.append(encode(rec.seq, lowercase))
+            out.append(encode(rec.seq, "upper" if lowercase == "mask" else lowercase))
         except InvalidBase as exc:
             raise DataError(f"record {rec.id!r}: {exc}", path=rec.path, line=rec.line) from exc
     return out
+
+
+def softmasks(records: Iterable[Record]) -> list[np.ndarray]:
+    """(L,) bool of each record: True at lowercase (soft-masked, e.g. repeat) positions."""
+    return [encode_with_mask(rec.seq)[1] for rec in records]
 
 
 # --------------------------------------------------------------------------------------------- labels

@@ -40,13 +40,16 @@ class DNAClassifier(Task):
             causal backbone (d_model, n_layers, d_state, mixer taken from it) are loaded; with
             rc="equivariant" the causal network reads both strands, so every position sees both sides.
         balance: weight the loss by inverse class frequency (``class_counts``, linked from the data).
+        softmask: add a learned vector at soft-masked (lowercase) positions; linked from the data
+            (``--data.lowercase mask``).
     """
 
     def __init__(self, num_classes: int = 2, d_model: int = 128, n_layers: int = 4, d_state: int = 16,
                  bidirectional: bool = True, rc: str = "equivariant", mixer: str = "mamba", pool: str = "flatten",
                  dropout: float = 0.1, head_dropout: float = 0.1, stem: int = 15, d_intermediate: int = 0,
                  balance: bool = False, class_counts: list[int] | None = None, length: int | None = None,
-                 init_from: str | None = None, lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05):
+                 init_from: str | None = None, lr: float = 1e-3, weight_decay: float = 0.05, warmup: float = 0.05,
+                 softmask: bool = False):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup=warmup)
         pretrained = None
         if init_from:  # fine-tune a `genomics pretrain` network: its architecture wins, read causally
@@ -67,10 +70,11 @@ class DNAClassifier(Task):
                                 d_intermediate=d_intermediate, bidirectional=bidirectional)
         self.net = DNAClassifierNet(num_classes, pool=pool, head_dropout=head_dropout, length=length,
                                     d_model=d_model, n_layers=n_layers, d_state=d_state, bidirectional=bidirectional,
-                                    rc=rc, mixer=mixer, dropout=dropout, stem=stem, d_intermediate=d_intermediate)
+                                    rc=rc, mixer=mixer, dropout=dropout, stem=stem, d_intermediate=d_intermediate,
+                                    softmask=softmask)
         if pretrained is not None:
             missing, unexpected = self.net.net.load_state_dict(pretrained.state_dict(), strict=False)
-            if unexpected or any(not k.startswith("stem.") for k in missing):
+            if unexpected or any(not k.startswith(("stem.", "softmask_embed")) for k in missing):
                 raise DataError(f"pretrained weights do not fit (missing {missing}, unexpected {unexpected})",
                                 path=init_from)
         weights = None
@@ -91,6 +95,14 @@ class DNAClassifier(Task):
         if wanted is not None and wanted != self.hparams.num_classes:
             raise DataError(f"the data has {wanted} classes but the model has "
                             f"num_classes={self.hparams.num_classes}")
+
+    def model_inputs(self, batch: dict) -> dict:
+        inputs = super().model_inputs(batch)
+        if self.hparams.softmask:
+            if "softmask" not in batch:
+                raise DataError("the model was trained with soft-mask positions: give --data.lowercase mask")
+            inputs["softmask"] = batch["softmask"]
+        return inputs
 
     def compute_loss(self, out: torch.Tensor, batch: dict) -> torch.Tensor:
         return F.cross_entropy(out.float(), batch["y"], weight=self.class_weights)

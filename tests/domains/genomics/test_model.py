@@ -101,3 +101,26 @@ def test_bidirectional_or_equivariant_nets_see_the_future(options):
 def test_unknown_rc_mode_is_refused():
     with pytest.raises(ValueError, match="unknown rc mode 'both'"):
         DNANet(rc="both")
+
+
+def test_softmask_keeps_the_equivariance_and_is_read():
+    from ssmkit_genomics.model import _reverse_padded
+
+    net = _net(softmask=True, stem=5)
+    with torch.no_grad():
+        net.softmask_embed.normal_()  # as after training (it starts at zero)
+    x, lengths = _ids(4, 19, [19, 14, 6, 1], seed=3)
+    gen = torch.Generator().manual_seed(4)
+    soft = (torch.rand(x.shape, generator=gen) < 0.4) & (x != PAD)
+    rc_x, rc_soft = reverse_complement_padded(x, lengths), _reverse_padded(soft, lengths)
+    with torch.no_grad():
+        f, f_rc = net(x, None, soft), net(rc_x, None, rc_soft)
+        plain, none_masked = net(x), net(x, None, torch.zeros_like(soft))
+    torch.testing.assert_close(f_rc, DNANet.flip_features(f, lengths), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(none_masked, plain, rtol=0, atol=0)  # no soft-masked base: no change
+    assert (f - plain).abs().max() > 1e-3  # the mask is read
+    # a classifier's logits stay strand-invariant with the mask
+    clf = _net(DNAClassifierNet, num_classes=2, pool="flatten", length=19, softmask=True)
+    with torch.no_grad():
+        clf.net.softmask_embed.normal_()
+        torch.testing.assert_close(clf(rc_x, None, rc_soft), clf(x, None, soft), rtol=1e-10, atol=1e-10)

@@ -284,3 +284,70 @@ def test_bed_intervals_through_the_data_module_and_console_script(tmp_path):
     line = _one_error_line(res, "bad.bed")
     assert "'over'" in line and "beyond the end" in line and "line 1" in line
     assert not (tmp_path / "y.tsv").exists()
+
+
+# ------------------------------------------------------------------------------------------ soft-masked bases
+
+
+def _write_softmasked(path: Path, n: int, seed: int) -> tuple[Path, dict[str, str]]:
+    """Sequences of 40..70 nt with lowercase (soft-masked) runs; "pos" ones carry the motif."""
+    rng = np.random.default_rng(seed)
+    seqs = {}
+    for i in range(n):
+        seq = list(_random_seq(rng, int(rng.integers(40, 71))))
+        if i % 2:
+            at = int(rng.integers(0, len(seq) - len(MOTIF)))
+            seq[at:at + len(MOTIF)] = MOTIF
+        a = int(rng.integers(0, len(seq) - 10))
+        seq[a:a + 10] = [c.lower() for c in seq[a:a + 10]]
+        seqs[f"{'pos' if i % 2 else 'neg'}{i}"] = "".join(seq)
+    path.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
+    return path, seqs
+
+
+def test_softmask_items_follow_crops_and_strands(tmp_path):
+    from ssmkit_genomics.alphabet import decode
+    from ssmkit_genomics.data import DNAClassDataModule
+
+    fasta, seqs = _write_softmasked(tmp_path / "soft.fa", 30, seed=5)
+    table = _write_labels(tmp_path / "labels.csv", list(seqs), [k[:3] for k in seqs])
+    dm = DNAClassDataModule(path=str(fasta), label_csv=str(table), lowercase="mask", length=32, rc_augment=True,
+                            val_fraction=0.2, test_fraction=0.2)
+    dm.setup("fit")
+    assert dm.softmask
+    ids = list(seqs)
+    strands = set()
+    for ds in (dm.train_set, dm.test_set):
+        for i in range(len(ds)):
+            item = ds[i]
+            text = seqs[ids[item["index"]]]
+            read = decode(item["x"])
+            # locate the window on either strand, then compare the mask with the case of the letters
+            rc = text.translate(_COMPLEMENT)[::-1]
+            strand, src = ("+", text) if read in text.upper() else ("-", rc)
+            at = src.upper().index(read)
+            assert item["softmask"].tolist() == [c.islower() for c in src[at:at + len(read)]]
+            strands.add(strand)
+    assert strands == {"+", "-"}  # rc_augment read both strands
+    with pytest.raises(Exception, match="lowercase 'maybe'"):
+        DNAClassDataModule(path=str(fasta), label_csv=str(table), lowercase="maybe")
+
+
+def test_softmask_through_the_console_script(tmp_path):
+    fasta, seqs = _write_softmasked(tmp_path / "soft.fa", 40, seed=6)
+    table = _write_labels(tmp_path / "labels.csv", list(seqs), [k[:3] for k in seqs])
+    fit = _cli(["genomics", "classify", "fit", "--trainer.max_epochs", "1", "--model.d_model", "8",
+                "--model.n_layers", "1", "--data.path", str(fasta), "--data.label_csv", str(table),
+                "--data.lowercase", "mask", "--data.batch_size", "8"], tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    ckpt = next((tmp_path / "runs" / "genomics-classify").rglob("last.ckpt"))
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert state["hyper_parameters"]["softmask"] is True and "net.net.softmask_embed" in state["state_dict"]
+    emb = tmp_path / "emb.npy"
+    res = _cli(["genomics", "embed", "predict", "--model.checkpoint", str(ckpt), "--data.path", str(fasta),
+                "--data.lowercase", "mask", "--output", str(emb)], tmp_path)
+    assert res.returncode == 0 and np.load(emb).shape == (40, 8), res.stderr[-3000:]
+    res = _cli(["genomics", "embed", "predict", "--model.checkpoint", str(ckpt), "--data.path", str(fasta),
+                "--output", str(tmp_path / "plain.npy")], tmp_path)
+    assert "soft-mask positions: give --data.lowercase mask" in _one_error_line(res, ckpt.name)
+    assert not (tmp_path / "plain.npy").exists()
