@@ -435,3 +435,19 @@ def test_real_etth1():
     assert ETTH1.stat().st_size == DATASETS["ETTh1"].files[0].size
     feats, names = calendar_features(table.timestamps, table.freq)
     assert feats.shape == (17_420, 4) and feats.min() >= -0.5 and feats.max() <= 0.5
+
+
+def test_utc_offsets_across_a_daylight_saving_change_read_as_one_utc_grid(tmp_path):
+    # Europe/Berlin, 2021-03-28: 01:00+01:00 is followed by 03:00+02:00 (one hour later in UTC); ISO 8601 'Z'
+    lines = ["2021-03-28T00:00:00+01:00", "2021-03-28T01:00:00+01:00", "2021-03-28T03:00:00+02:00",
+             "2021-03-28T04:00:00+02:00", "2021-03-28T03:00:00Z"]
+    path = write(tmp_path, "dst.csv", "time,load\n" + "".join(f"{t},{i}\n" for i, t in enumerate(lines)))
+    table = read_table(path)
+    expected = np.array(["2021-03-27T23", "2021-03-28T00", "2021-03-28T01", "2021-03-28T02", "2021-03-28T03"],
+                        dtype="datetime64[ns]")
+    np.testing.assert_array_equal(table.timestamps, expected)  # worked by hand: local time minus offset
+    assert table.freq == "h" and table.values[:, 0].tolist() == [0, 1, 2, 3, 4]
+    # one offset throughout: the same instants (no hour lost or doubled by the conversion)
+    same = write(tmp_path, "fixed.csv", "time,load\n" + "".join(
+        f"{np.datetime_as_string(t + np.timedelta64(5, 'h'), unit='s')}+05:00,{i}\n" for i, t in enumerate(expected)))
+    np.testing.assert_array_equal(read_table(same).timestamps, expected)
