@@ -7,6 +7,9 @@ recurrence over the nc chunk boundaries carries the states across, and a second 
 over the T positions produces the outputs. The (batch, d, L, n) state tensor is never
 materialised in the forward pass, so the working set stays in cache; the backward pass
 recomputes the states and runs the adjoint recurrence in the same chunked way.
+
+Packed batches (``seq_idx``) run the same chunked scan over the packed rows, no padding: the state decay is
+set to zero where a new sequence starts, so each sequence's state restarts from zero there.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ def chunk_length(L: int) -> int:
     return 1 << max(3, round(math.log2(math.sqrt(L))))
 
 
-def _to_time_major(x: torch.Tensor, T: int, nc: int) -> torch.Tensor:
-    """(..., L) -> (T, ..., nc), zero-padding L up to nc * T."""
+def _to_time_major(x: torch.Tensor, T: int, nc: int, fill: float = 0.0) -> torch.Tensor:
+    """(..., L) -> (T, ..., nc), padding L up to nc * T with ``fill``."""
     L = x.shape[-1]
     if nc * T != L:
-        x = F.pad(x, (0, nc * T - L))
+        x = F.pad(x, (0, nc * T - L), value=fill)
     x = x.reshape(*x.shape[:-1], nc, T)
     return x.movedim(-1, 0).contiguous()
 
@@ -65,21 +68,23 @@ def _reduce_to(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 class _ChunkedScan(torch.autograd.Function):
-    """y_t = sum_n C_tn h_tn with h_t = exp(delta_t A) h_{t-1} + du_t B_t, h_{-1} = h0."""
+    """y_t = sum_n C_tn h_tn with h_t = k_t exp(delta_t A) h_{t-1} + du_t B_t, h_{-1} = h0; k_t = keep_T
+    (0 where a packed sequence starts: its state restarts from zero) or 1 everywhere when keep_T is None."""
 
     @staticmethod
-    def forward(ctx, delta_T, du_T, A5, B_T, C_T, h0):
-        # delta_T, du_T: (T, b, g, dg, nc); A5: (1, g, dg, 1, n); h0: (b, g, dg, n)
+    def forward(ctx, delta_T, du_T, A5, B_T, C_T, h0, keep_T=None):
+        # delta_T, du_T: (T, b, g, dg, nc); A5: (1, g, dg, 1, n); h0: (b, g, dg, n); keep_T: (T, b, 1, 1, nc)
         T, b, g, dg, nc = delta_T.shape
         n = A5.shape[-1]
         vb, vc = B_T.shape[0] > 1, C_T.shape[0] > 1
+        decay = _decay(delta_T, A5, keep_T)
         # pass 1: each chunk's final state as if it started from zero
         S = delta_T.new_zeros(b, g, dg, nc, n)
         for t in range(T):
-            S.mul_(torch.exp(delta_T[t].unsqueeze(-1) * A5))
+            S.mul_(decay(t))
             S.addcmul_(du_T[t].unsqueeze(-1), B_T[t if vb else 0])
         # carries: the state entering each chunk (and, last, the final state)
-        dec = torch.exp(delta_T.sum(0).unsqueeze(-1) * A5)  # (b, g, dg, nc, n)
+        dec = _chunk_decay(delta_T, A5, keep_T)  # (b, g, dg, nc, n)
         carry = delta_T.new_empty(b, g, dg, nc + 1, n)
         carry[..., 0, :] = h0
         for c in range(nc):
@@ -88,32 +93,33 @@ class _ChunkedScan(torch.autograd.Function):
         h = carry[..., :nc, :].clone()
         y_T = delta_T.new_empty(T, b, g, dg, nc)
         for t in range(T):
-            h.mul_(torch.exp(delta_T[t].unsqueeze(-1) * A5))
+            h.mul_(decay(t))
             h.addcmul_(du_T[t].unsqueeze(-1), B_T[t if vb else 0])
             torch.sum(h * C_T[t if vc else 0], dim=-1, out=y_T[t])
-        ctx.save_for_backward(delta_T, du_T, A5, B_T, C_T, carry)
+        ctx.save_for_backward(delta_T, du_T, A5, B_T, C_T, carry, keep_T)
         return y_T, carry[..., nc, :].clone()
 
     @staticmethod
     def backward(ctx, gy_T, g_last):
-        delta_T, du_T, A5, B_T, C_T, carry = ctx.saved_tensors
+        delta_T, du_T, A5, B_T, C_T, carry, keep_T = ctx.saved_tensors
         T, b, g, dg, nc = delta_T.shape
         vb, vc = B_T.shape[0] > 1, C_T.shape[0] > 1
+        decay = _decay(delta_T, A5, keep_T)
         if gy_T is None:
             gy_T = torch.zeros_like(delta_T)
         # recompute the states of every position (transient, freed on return)
         hs = delta_T.new_empty(T, b, g, dg, nc, A5.shape[-1])
         h = carry[..., :nc, :].clone()
         for t in range(T):
-            h.mul_(torch.exp(delta_T[t].unsqueeze(-1) * A5))
+            h.mul_(decay(t))
             h.addcmul_(du_T[t].unsqueeze(-1), B_T[t if vb else 0])
             hs[t] = h
         # chunk-local adjoints, then the adjoint recurrence over chunk boundaries
         W = torch.zeros_like(h)
         for t in range(T - 1, -1, -1):
             W.addcmul_(C_T[t if vc else 0], gy_T[t].unsqueeze(-1))
-            W.mul_(torch.exp(delta_T[t].unsqueeze(-1) * A5))
-        dec = torch.exp(delta_T.sum(0).unsqueeze(-1) * A5)
+            W.mul_(decay(t))
+        dec = _chunk_decay(delta_T, A5, keep_T)
         E = torch.zeros_like(carry)
         if g_last is not None:
             E[..., nc, :] = g_last
@@ -133,13 +139,27 @@ class _ChunkedScan(torch.autograd.Function):
             torch.sum(G * Bt, dim=-1, out=g_du[t])
             gB[t if vb else 0] += _reduce_to(G * du_T[t].unsqueeze(-1), Bt.shape)
             gC[t if vc else 0] += _reduce_to(hs[t] * gy, C_T.shape[1:])
-            a = torch.exp(delta_T[t].unsqueeze(-1) * A5)
+            a = decay(t)
             h_prev = hs[t - 1] if t > 0 else carry[..., :nc, :]
-            glog = G * h_prev * a  # gradient w.r.t. delta_t * A
+            glog = G * h_prev * a  # gradient w.r.t. delta_t * A (zero where the state restarts)
             torch.sum(glog * A5, dim=-1, out=g_delta[t])
             gA += _reduce_to(glog * delta_T[t].unsqueeze(-1), A5.shape)
             G.mul_(a)
-        return g_delta, g_du, gA, gB, gC, E[..., 0, :]
+        return g_delta, g_du, gA, gB, gC, E[..., 0, :], None
+
+
+def _decay(delta_T, A5, keep_T):
+    """t -> the step's state decay k_t exp(delta_t A): (b, g, dg, nc, n)."""
+    def decay(t: int) -> torch.Tensor:
+        a = torch.exp(delta_T[t].unsqueeze(-1) * A5)
+        return a if keep_T is None else a * keep_T[t].unsqueeze(-1)
+    return decay
+
+
+def _chunk_decay(delta_T, A5, keep_T):
+    """Each chunk's whole decay, the product of its steps' decays: (b, g, dg, nc, n)."""
+    dec = torch.exp(delta_T.sum(0).unsqueeze(-1) * A5)
+    return dec if keep_T is None else dec * keep_T.prod(0).unsqueeze(-1)
 
 
 def selective_scan_ref(
@@ -164,9 +184,6 @@ def selective_scan_ref(
     ``ssmkit.kernels.packing``). Returns y (batch, d, L) in u's dtype and, with
     ``return_last_state``, the final state (batch, d, n) in float32 (float64 for float64 u).
     """
-    if seq_idx is not None:
-        return _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state,
-                            initial_state, seq_idx)
     if A.is_complex():
         raise NotImplementedError("selective_scan: complex A is not supported; use a real (d, n) A")
     bsz, d, L = u.shape
@@ -189,7 +206,14 @@ def selective_scan_ref(
         h0 = u_.new_zeros(bsz, groups, dg, n)
     else:
         h0 = initial_state.to(work).reshape(bsz, groups, dg, n)
-    y_T, last = _ChunkedScan.apply(delta_T, du_T, A5, B_T, C_T, h0)
+    keep_T = None
+    if seq_idx is not None:  # packed: the state restarts where seq_idx changes (a row's first sequence gets h0)
+        if seq_idx.dim() != 2 or seq_idx.shape[1] != L or seq_idx.shape[0] not in (1, bsz):
+            raise ValueError(f"selective_scan: seq_idx must be (batch, L) = {(bsz, L)}, got {tuple(seq_idx.shape)}")
+        keep = torch.ones(bsz, L, dtype=work, device=u.device)
+        keep[:, 1:] = (seq_idx[:, 1:] == seq_idx[:, :-1]).to(work)
+        keep_T = _to_time_major(keep.reshape(bsz, 1, 1, L), T, nc, fill=1.0)
+    y_T, last = _ChunkedScan.apply(delta_T, du_T, A5, B_T, C_T, h0, keep_T)
     y = _from_time_major(y_T, L).reshape(bsz, d, L)
     if D is not None:
         y = y + u_ * D.to(work)[:, None]
@@ -197,65 +221,3 @@ def selective_scan_ref(
         y = y * F.silu(z.to(work))
     y = y.to(u.dtype)
     return (y, last.reshape(bsz, d, n)) if return_last_state else y
-
-
-def _per_segment(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, seq_idx):
-    """Packed batch: every sequence scanned on its own, from zero (or initial_state for a row's first).
-
-    Sequences of similar lengths are gathered into a right-padded batch of one row each, scanned at once and
-    scattered back (padding steps get step size 0: decay 1, no input, so a row's final state is its
-    sequence's); when padding would more than double the work (one long sequence among short ones) they are
-    scanned one at a time instead."""
-    from ..packing import segments
-
-    bsz, d, L = u.shape
-    if seq_idx.dim() != 2 or seq_idx.shape[1] != L or seq_idx.shape[0] not in (1, bsz):
-        raise ValueError(f"selective_scan: seq_idx must be (batch, L) = {(bsz, L)}, got {tuple(seq_idx.shape)}")
-    segs = list(segments(seq_idx.expand(bsz, L)))
-    lengths = [e - s for _, s, e in segs]
-    if not segs or len(segs) * max(lengths) > 2 * sum(lengths):
-        return _one_by_one(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state,
-                           segs)
-    dev = u.device
-    rows = torch.tensor([r for r, _, _ in segs], device=dev)
-    starts = torch.tensor([s for _, s, _ in segs], device=dev)
-    steps = torch.arange(max(lengths), device=dev)
-    valid = steps[None, :] < torch.tensor(lengths, device=dev)[:, None]  # (segments, Lmax)
-    flat = rows[:, None] * L + (starts[:, None] + steps[None, :]).clamp(max=L - 1)  # into (batch * L)
-
-    def gather(x):  # (batch, ..., L) -> (segments, ..., Lmax)
-        if x is None or x.dim() == 2:  # absent, or time-invariant B/C
-            return x
-        rows_first = x.movedim(-1, 1).reshape(bsz * L, *x.shape[1:-1])
-        return rows_first[flat.reshape(-1)].reshape(*flat.shape, *x.shape[1:-1]).movedim(1, -1)
-
-    work = torch.float64 if u.dtype == torch.float64 else torch.float32
-    bias = delta_bias[:, None] if delta_bias is not None else None
-    dt = gather(prepare_dt(delta, bias, delta_softplus, dtype=work)) * valid[:, None, :]
-    h0 = u.new_zeros(len(segs), d, A.shape[-1], dtype=work)
-    if initial_state is not None:
-        h0 = torch.where((starts == 0)[:, None, None], initial_state.to(work)[rows], h0)
-    y, last = selective_scan_ref(gather(u), dt, A, gather(B), gather(C), D, gather(z), None, False, True, h0)
-    y = y.movedim(-1, 1)[valid]  # (batch * L, d) in the order of flat[valid]
-    y = y.new_empty(bsz * L, d).index_copy(0, flat[valid], y).reshape(bsz, L, d).movedim(1, 2)
-    row_last = torch.zeros(bsz, dtype=torch.long, device=dev).scatter_reduce(
-        0, rows, torch.arange(len(segs), device=dev), "amax")  # each row's last sequence
-    return (y, last[row_last]) if return_last_state else y
-
-
-def _one_by_one(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, segs):
-    """``_per_segment`` with one scan per sequence."""
-    ys, lasts = [[] for _ in range(u.shape[0])], [None] * u.shape[0]
-
-    def cut(t, row, s, e):
-        return t if t is None or t.dim() == 2 else t[row:row + 1, ..., s:e]
-
-    for row, s, e in segs:
-        h0 = initial_state[row:row + 1] if initial_state is not None and s == 0 else None
-        y, last = selective_scan_ref(*(cut(t, row, s, e) for t in (u, delta)), A,
-                                     *(cut(t, row, s, e) for t in (B, C)), D, cut(z, row, s, e), delta_bias,
-                                     delta_softplus, True, h0)
-        ys[row].append(y)
-        lasts[row] = last
-    y = torch.cat([torch.cat(r, dim=-1) for r in ys])
-    return (y, torch.cat(lasts)) if return_last_state else y

@@ -95,10 +95,10 @@ def test_low_precision_inputs_keep_dtype():
     torch.testing.assert_close(y.double(), y_ref, rtol=2e-2, atol=2e-2)
 
 
-@pytest.mark.parametrize("cuts", [(7, 8, 30), (1, 2, 3, 44)])  # similar lengths: one padded batch; skewed: one by one
+@pytest.mark.parametrize("cuts", [(7, 8, 30), (1, 2, 3, 44)])  # boundaries inside and at chunk edges
 @pytest.mark.parametrize("layout,g", [("variable", 1), ("grouped", 2), ("invariant", 1)])
 def test_packed_reference_equals_each_sequence_alone(layout, g, cuts):
-    """seq_idx: the reference gathers the sequences into one padded batch; outputs, each row's final state and
+    """seq_idx: the reference restarts the state at every boundary of the packed rows; outputs, each row's final state and
     every gradient equal those of separate float64 calls, one per sequence (a length-1 sequence, a boundary
     inside a chunk, a row's initial state for its first sequence only)."""
     from ssmkit.kernels import seq_idx_from_cu_seqlens
