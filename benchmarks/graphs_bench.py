@@ -2,6 +2,7 @@
 
     python benchmarks/graphs_bench.py targets --data-dir ../shared/data [--epochs N] [--json out.json]
     python benchmarks/graphs_bench.py scaling [--nodes 1000,10000,100000,1000000] [--d-model 64]
+    python benchmarks/graphs_bench.py packing [--graphs 32,128]
 
 targets (one default configuration per task, not tuned per dataset; record the command, device and commit):
   MUTAG, 10-fold stratified CV: graph_mamba vs gin (target >= 90% mean accuracy; GIN paper 89.4 +- 5.6)
@@ -13,6 +14,8 @@ Each fold/run tests the best validation epoch.
 scaling: one graph of n nodes (random, average degree 4), one global layer forward + backward: our SSM over the
 degree-ordered nodes (linear in n) against torch_geometric's GPSConv with multi-head attention and no local
 branch (quadratic in n); peak CUDA memory and time per step, "OOM" where attention runs out of memory.
+
+packing: the global branch over a batch of graphs packed in one row (seq_idx) against padded rows per graph.
 """
 
 from __future__ import annotations
@@ -159,9 +162,57 @@ def scaling(args) -> list[dict]:
     return rows
 
 
+def packing(args) -> list[dict]:
+    """The global branch on a batch of graphs as one packed row (seq_idx) against one padded row per graph:
+    forward + backward time on this device (bf16 autocast on a GPU, float32 and one thread on the CPU) and the
+    largest difference of the outputs. Graph sizes drawn like ENZYMES' (mean 33 nodes, up to 126)."""
+    from ssmkit_graphs.model import GlobalSSM, ordered_ssm
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    rows = []
+    print(f"| graphs | nodes | padded tokens | padded ms | packed ms | max abs diff | device: {device} |")
+    for graphs in [int(v) for v in args.graphs.split(",")]:
+        gen = torch.Generator().manual_seed(graphs)
+        sizes = (torch.randn(graphs, generator=gen) * 15 + 33).round().clamp(2, 126).long()
+        sizes[0] = 126
+        batch = torch.repeat_interleave(torch.arange(graphs), sizes).to(device)
+        n = int(sizes.sum())
+        torch.manual_seed(0)
+        ssm = GlobalSSM(args.d_model).to(device)
+        h = torch.randn(n, args.d_model, device=device, requires_grad=True)
+        idx = torch.randperm(n, device=device)
+        idx = idx[torch.argsort(batch[idx], stable=True)]
+        row = {"graphs": graphs, "nodes": n, "padded_tokens": graphs * 126}
+        outs = {}
+        for packed in (False, True):
+            def step(packed=packed, h=h, idx=idx, batch=batch, backbone=ssm.forward_ssm):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    return ordered_ssm(h, idx, batch, backbone, packed=packed).float()
+
+            with torch.no_grad():
+                outs[packed] = step()
+            for _ in range(2):
+                step().square().mean().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(args.repeats):
+                step().square().mean().backward()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            row["packed_ms" if packed else "padded_ms"] = round((time.perf_counter() - start) / args.repeats * 1e3, 2)
+        row["max_abs_diff"] = float((outs[True] - outs[False]).abs().max())
+        rows.append(row)
+        print(f"| {graphs} | {n} | {row['padded_tokens']} | {row['padded_ms']} | {row['packed_ms']} | "
+              f"{row['max_abs_diff']:.2e} |", flush=True)
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("part", choices=["targets", "scaling"])
+    p.add_argument("part", choices=["targets", "scaling", "packing"])
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--only", default=None, help="targets: datasets to run, e.g. graphs/MUTAG,graphs/Cora")
     p.add_argument("--models", default=None, help="targets: models to run, e.g. graph_mamba,gin")
@@ -176,6 +227,8 @@ def main() -> None:
                    "global SSM's gates at zero (an ablation: the model without its global branch)")
     p.add_argument("--nodes", default="1000,10000,100000,1000000")
     p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--graphs", default="32,128", help="packing: graphs per batch")
+    p.add_argument("--repeats", type=int, default=5, help="packing: timed steps")
     p.add_argument("--tag", default="")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None)
@@ -184,6 +237,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     if args.part == "scaling":
         rows = scaling(args)
+    elif args.part == "packing":
+        rows = packing(args)
     else:
         print("| tag | dataset | model | metric | mean | std | folds | time |")
         print("|---|---|---|---|---|---|---|---|")
