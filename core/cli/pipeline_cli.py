@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.plugins.io import TorchCheckpointIO
@@ -269,18 +270,37 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
 
 
 def _folds_to_run(args: list[str]) -> int:
-    """k when ``fit`` is given ``--data.folds k`` (k >= 2) and no ``--data.fold``: run every fold; else 0."""
-    flags = dict(a.split("=", 1) for a in args if a.startswith("--data.fold") and "=" in a)
-    for i, a in enumerate(args[:-1]):
-        if a in ("--data.folds", "--data.fold"):
-            flags[a] = args[i + 1]
-    if not args or args[0] != "fit" or "--data.fold" in flags or "--data.folds" not in flags:
+    """k when ``fit`` is given ``data.folds`` k >= 2 and no ``data.fold``: run every fold; else 0. Both are read
+    from the flags and from ``--config`` YAML files (``data: {folds: 10}``), later ones winning as in the
+    parser; a ``fold: null`` counts as none."""
+    if not args or args[0] != "fit":
+        return 0
+    given: dict[str, object] = {}
+    pairs = [a.split("=", 1) if a.startswith("--") and "=" in a else [a] for a in args[1:]]
+    flat = [part for pair in pairs for part in pair]
+    for key, value in zip(flat, flat[1:]):
+        if key in ("--data.folds", "--data.fold"):
+            given[key[len("--data."):]] = value
+        elif key == "--config":
+            given.update(_fold_keys(value))
+    if given.get("fold") is not None or given.get("folds") is None:
         return 0
     try:
-        k = int(flags["--data.folds"])
-    except ValueError:
+        k = int(given["folds"])
+    except (TypeError, ValueError):
         return 0  # the parser names the bad value
     return k if k >= 2 else 0
+
+
+def _fold_keys(config: str) -> dict[str, object]:
+    """{"folds": .., "fold": ..} as far as a YAML config's ``data`` section gives them (unreadable: {}; the
+    parser reports it)."""
+    try:
+        with open(config) as handle:
+            data = (yaml.safe_load(handle) or {}).get("data")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return {}
+    return {k: data[k] for k in ("folds", "fold") if isinstance(data, dict) and k in data}
 
 
 def cross_validate(plugin: str, name: str, args: list[str], folds: int) -> int:

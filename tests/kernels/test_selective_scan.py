@@ -98,9 +98,9 @@ def test_low_precision_inputs_keep_dtype():
 @pytest.mark.parametrize("cuts", [(7, 8, 30), (1, 2, 3, 44)])  # boundaries inside and at chunk edges
 @pytest.mark.parametrize("layout,g", [("variable", 1), ("grouped", 2), ("invariant", 1)])
 def test_packed_reference_equals_each_sequence_alone(layout, g, cuts):
-    """seq_idx: the reference restarts the state at every boundary of the packed rows; outputs, each row's final state and
-    every gradient equal those of separate float64 calls, one per sequence (a length-1 sequence, a boundary
-    inside a chunk, a row's initial state for its first sequence only)."""
+    """seq_idx: the reference restarts the state at every boundary of the packed rows; outputs, each row's final
+    state and every gradient equal those of separate float64 calls, one per sequence (a length-1 sequence, a
+    boundary inside a chunk, a row's initial state for its first sequence only)."""
     from ssmkit.kernels import seq_idx_from_cu_seqlens
     from ssmkit.kernels.packing import segments
 

@@ -270,6 +270,12 @@ def test_fit_with_folds_cross_validates_through_the_console_script(tmp_path):
     assert result["done"] == 3
     again = _cli(["graphs", "graph-classify", "fit", *files, "--data.folds", "3", "--ckpt_path", "last"], tmp_path)
     assert again.returncode != 0 and "belongs to one fold" in again.stderr.strip().splitlines()[-1]
+    # the same from a YAML config (data: {folds: 2}): every fold runs
+    (tmp_path / "cv.yaml").write_text("data:\n  folds: 2\n  batch_size: 8\nmodel:\n  model: gin\n  d_model: 8\n"
+                                      "  n_layers: 1\ntrainer:\n  max_epochs: 1\n")
+    yaml_run = _cli(["graphs", "graph-classify", "fit", "--config", str(tmp_path / "cv.yaml"), *files], tmp_path)
+    assert yaml_run.returncode == 0, yaml_run.stderr[-3000:]
+    assert "2-fold cross-validation" in yaml_run.stdout and "fold 1 (2 of 2)" in yaml_run.stdout
 
 
 def test_laplacian_positional_encoding_holds_eigenvectors_of_each_graph(tmp_path):
