@@ -271,17 +271,20 @@ def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
 
 def _folds_to_run(args: list[str]) -> int:
     """k when ``fit`` is given ``data.folds`` k >= 2 and no ``data.fold``: run every fold; else 0. Both are read
-    from the flags and from ``--config`` YAML files (``data: {folds: 10}``), later ones winning as in the
-    parser; a ``fold: null`` counts as none."""
+    from the flags and from config files (``--config``/``-c``, YAML ``data: {folds: 10}``), later ones winning as
+    in the parser; a ``fold: null`` counts as none."""
     if not args or args[0] != "fit":
         return 0
     given: dict[str, object] = {}
-    pairs = [a.split("=", 1) if a.startswith("--") and "=" in a else [a] for a in args[1:]]
-    flat = [part for pair in pairs for part in pair]
-    for key, value in zip(flat, flat[1:]):
+    for i, arg in enumerate(args):
+        key, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if not eq:
+            value = args[i + 1] if i + 1 < len(args) else None
+        if value is None:
+            continue
         if key in ("--data.folds", "--data.fold"):
             given[key[len("--data."):]] = value
-        elif key == "--config":
+        elif key in ("--config", "-c"):
             given.update(_fold_keys(value))
     if given.get("fold") is not None or given.get("folds") is None:
         return 0
@@ -293,18 +296,19 @@ def _folds_to_run(args: list[str]) -> int:
 
 
 def _fold_keys(config: str) -> dict[str, object]:
-    """{"folds": .., "fold": ..} as far as a YAML config's ``data`` section gives them (unreadable: {}; the
-    parser reports it)."""
+    """{"folds": .., "fold": ..} as far as a config's ``data`` section gives them; ``config`` a YAML file or
+    inline YAML, as the parser takes it (unreadable: {}; ``check_config`` and the parser report it)."""
     try:
-        with open(config) as handle:
-            data = (yaml.safe_load(handle) or {}).get("data")
-    except (OSError, yaml.YAMLError, AttributeError):
+        text = Path(config).read_text(encoding="utf-8") if Path(config).is_file() else config
+        data = yaml.safe_load(text)
+        data = data.get("data") if isinstance(data, dict) else None
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
         return {}
     return {k: data[k] for k in ("folds", "fold") if isinstance(data, dict) and k in data}
 
 
 def cross_validate(plugin: str, name: str, args: list[str], folds: int) -> int:
-    """``fit --data.folds k`` without ``--data.fold`` (as flags): fit on each fold in turn (``--data.fold i``:
+    """``fit --data.folds k`` without ``--data.fold`` (flags or configs): fit on each fold in turn (``--data.fold i``:
     fold i is the test set), test each fit's best checkpoint with that fit's config, then print the mean and
     standard deviation over the folds of every test metric and write them, with each fold's figures, to
     ``runs/<plugin>-<name>/cv-<k>fold.json`` (atomically, after every fold: a failed fold keeps the ones done)."""

@@ -39,3 +39,12 @@ def test_yaml_configs(config):
     assert _folds_to_run(["fit", "--config", config("data: [1, 2\n", "bad.yaml")]) == 0
     assert _folds_to_run(["fit", "--config", config("- a\n- b\n", "list.yaml")]) == 0
     assert _folds_to_run(["fit", "--config", "/nonexistent.yaml"]) == 0
+
+
+def test_short_option_inline_yaml_and_binary_files(config, tmp_path):
+    cv = config("data:\n  folds: 4\n")
+    assert _folds_to_run(["fit", "-c", cv]) == 4
+    assert _folds_to_run(["fit", "--config", "{data: {folds: 3}}"]) == 3  # inline YAML, as the parser takes it
+    binary = tmp_path / "bad.yaml"
+    binary.write_bytes(b"\xff\xfe\x00data: {folds: 3}")
+    assert _folds_to_run(["fit", "--config", str(binary)]) == 0  # left for check_config's one-line error

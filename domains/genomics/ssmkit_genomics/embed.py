@@ -11,10 +11,10 @@ import torch
 
 from ssmkit.atomic import atomic_write
 from ssmkit.data import DataModule
-from ssmkit.errors import DataError, SSMKitError
+from ssmkit.errors import ConfigError, DataError, SSMKitError
 from ssmkit.tasks import Task
 
-from .data import TokenSet
+from .data import LOWERCASE, TokenSet
 from .model import DNANet
 from .readers import encode_records, read_records, softmasks
 
@@ -78,6 +78,10 @@ class DNAEmbedder(Task):
 
     def model_inputs(self, batch: dict) -> dict:
         inputs = super().model_inputs(batch)
+        if "softmask" in batch and self.net.softmask_embed is None:
+            raise DataError("--data.lowercase mask: the checkpoint's network was not trained with soft-mask "
+                            "positions (a classify checkpoint fitted with --data.lowercase mask is)",
+                            path=self.hparams.checkpoint)
         if self.net.softmask_embed is not None:
             if "softmask" not in batch:
                 raise DataError("the network was trained with soft-mask positions: give --data.lowercase mask",
@@ -122,6 +126,8 @@ class SequenceDataModule(DataModule):
                  num_workers: int = 0, reference: str | None = None):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         self.path, self.length_arg, self.lowercase, self.reference = path, length, lowercase, reference
+        if lowercase not in LOWERCASE:
+            raise ConfigError(f"--data.lowercase {lowercase!r}: use one of {', '.join(LOWERCASE)}")
 
     def setup(self, stage: str | None = None) -> None:
         self.records = read_records(self.path, duplicates="rename", reference=self.reference)

@@ -96,6 +96,15 @@ class DNAClassifier(Task):
             raise DataError(f"the data has {wanted} classes but the model has "
                             f"num_classes={self.hparams.num_classes}")
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A checkpoint trained with (or without) soft-mask positions needs the same --data.lowercase."""
+        trained = "net.net.softmask_embed" in checkpoint.get("state_dict", {})
+        if trained != bool(self.hparams.softmask):
+            path = getattr(getattr(self, "_trainer", None), "ckpt_path", None)
+            raise DataError("the checkpoint was trained " + ("with soft-mask positions: give --data.lowercase mask"
+                            if trained else "without soft-mask positions: --data.lowercase mask does not apply"),
+                            path=path)
+
     def model_inputs(self, batch: dict) -> dict:
         inputs = super().model_inputs(batch)
         if self.hparams.softmask:

@@ -231,7 +231,7 @@ class GraphDataModule(_GraphSource):
         self.node_attributes = node_attributes
         if target not in ("class", "value"):
             raise ConfigError(f"--data.target {target!r}: use class or value")
-        if folds and not 0 <= fold < folds:
+        if folds and (fold is None or not 0 <= fold < folds):
             raise ConfigError(f"--data.fold {fold}: use 0..{folds - 1} with --data.folds {folds}")
         self.target, self.folds, self.fold = target, folds, fold
         self.val_fraction, self.test_fraction = val_fraction, test_fraction

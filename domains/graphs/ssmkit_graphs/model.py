@@ -3,9 +3,9 @@
 ``GraphNet`` = feature encoder (+ positional encoding) -> n_layers x layer -> head. Layers (``model``):
 
 * ``graph_mamba``: local message passing (GINE, or GIN without edge features) plus a global SSM over the
-  nodes of each graph in a node order: nodes sorted by (graph, order) -> on the CPU one packed row (1, N, d) with
-  ``seq_idx`` = graph (the scan restarts at every graph: no padding), on a GPU ``to_dense_batch`` (graphs, n_max, d)
-  -> ssmkit ``Backbone`` -> back to (N, d) in place (``ordered_ssm``: the same outputs either way).
+  nodes of each graph in a node order: nodes sorted by (graph, order) -> with mixer mamba on the CPU one packed
+  row (1, N, d) with ``seq_idx`` = graph (the scan restarts at every graph: no padding), else ``to_dense_batch``
+  (graphs, n_max, d) -> ssmkit ``Backbone`` -> back to (N, d) in place (``ordered_ssm``: equal outputs).
   ``bidirectional`` also reads each graph's order backwards (a second SSM), so every node sees the whole graph.
 * ``gps``: the same local branch plus multi-head attention (torch_geometric's ``GPSConv``).
 * ``gin``, ``gcn``, ``gat``: message passing only.
@@ -77,6 +77,8 @@ def _mlp(d_in: int, d: int, d_out: int, dropout: float = 0.0) -> nn.Sequential:
 
 
 PACKING_MIXERS = ("mamba", "mamba2")  # the mixers that take seq_idx (S4D's FFT convolution does not)
+CPU_PACKED_MIXERS = ("mamba",)  # packed by default on the CPU: one chunked scan over the packed row (the SSD
+# reference runs packed rows one sequence at a time, so mamba2 stays padded)
 
 
 def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbone: nn.Module,
@@ -87,12 +89,12 @@ def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbon
     packed True: the graphs' ordered nodes end to end in one row (1, N, d) with ``seq_idx`` = graph id (the
     kernels restart the scan and the convolution window at every graph; ``PACKING_MIXERS``). False: one
     right-padded row per graph (``to_dense_batch``): a causal scan never reads padding before a node and rows
-    never mix. Equal outputs (tested). None (default): packed on the CPU, where the chunked reference scan does
-    work in proportion to the tokens it is given (ENZYMES batches pad 3x: 3.4x faster packed), padded on a GPU,
-    where the Mamba-1 Triton kernel runs its (batch row, channel block) programs along the sequence: one packed
-    row of a whole batch would walk all its nodes in sequence on a few programs, padded rows one graph each."""
+    never mix. Equal outputs (tested). None (default): packed on the CPU for mamba (``CPU_PACKED_MIXERS``), where
+    the chunked reference scan does work in proportion to the tokens it is given (ENZYMES batches pad 3x);
+    padded on a GPU, where the Mamba-1 Triton kernel runs its (batch row, channel block) programs along the
+    sequence: one packed row of a whole batch would walk all its nodes in sequence on a few programs."""
     if packed is None:
-        packed = not h.is_cuda and backbone.config.mixer in PACKING_MIXERS
+        packed = not h.is_cuda and backbone.config.mixer in CPU_PACKED_MIXERS
     if packed:
         seq_idx = batch[idx].to(torch.int32).unsqueeze(0)
         out = backbone(h[idx].unsqueeze(0), seq_idx=seq_idx)[0]

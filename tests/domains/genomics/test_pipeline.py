@@ -311,24 +311,27 @@ def test_softmask_items_follow_crops_and_strands(tmp_path):
 
     fasta, seqs = _write_softmasked(tmp_path / "soft.fa", 30, seed=5)
     table = _write_labels(tmp_path / "labels.csv", list(seqs), [k[:3] for k in seqs])
-    dm = DNAClassDataModule(path=str(fasta), label_csv=str(table), lowercase="mask", length=32, rc_augment=True,
-                            val_fraction=0.2, test_fraction=0.2)
+    dm = DNAClassDataModule(path=str(fasta), label_csv=str(table), lowercase="mask", length=56, rc_augment=True,
+                            val_fraction=0.2, test_fraction=0.2)  # 40..70 nt: some cropped, some padded
     dm.setup("fit")
     assert dm.softmask
     ids = list(seqs)
-    strands = set()
+    strands, padded = set(), False
     for ds in (dm.train_set, dm.test_set):
         for i in range(len(ds)):
             item = ds[i]
             text = seqs[ids[item["index"]]]
-            read = decode(item["x"])
+            real = int(item["mask"].sum())
+            assert not item["softmask"][real:].any()  # padding is never soft-masked
+            read = decode(item["x"][:real])
             # locate the window on either strand, then compare the mask with the case of the letters
             rc = text.translate(_COMPLEMENT)[::-1]
             strand, src = ("+", text) if read in text.upper() else ("-", rc)
             at = src.upper().index(read)
-            assert item["softmask"].tolist() == [c.islower() for c in src[at:at + len(read)]]
+            assert item["softmask"][:real].tolist() == [c.islower() for c in src[at:at + len(read)]]
             strands.add(strand)
-    assert strands == {"+", "-"}  # rc_augment read both strands
+            padded |= real < 56
+    assert strands == {"+", "-"} and padded  # rc_augment read both strands; some items were padded
     with pytest.raises(Exception, match="lowercase 'maybe'"):
         DNAClassDataModule(path=str(fasta), label_csv=str(table), lowercase="maybe")
 
@@ -351,3 +354,9 @@ def test_softmask_through_the_console_script(tmp_path):
                 "--output", str(tmp_path / "plain.npy")], tmp_path)
     assert "soft-mask positions: give --data.lowercase mask" in _one_error_line(res, ckpt.name)
     assert not (tmp_path / "plain.npy").exists()
+    res = _cli(["genomics", "classify", "predict", "--ckpt_path", str(ckpt), "--data.predict_path", str(fasta),
+                "--data.lowercase", "upper", "--output", str(tmp_path / "p.tsv")], tmp_path)
+    assert "with soft-mask positions: give --data.lowercase mask" in _one_error_line(res, ckpt.name)
+    res = _cli(["genomics", "embed", "predict", "--model.checkpoint", str(ckpt), "--data.path", str(fasta),
+                "--data.lowercase", "maybe", "--output", str(tmp_path / "q.npy")], tmp_path)
+    assert "'maybe'" in _one_error_line(res, "--data.lowercase")

@@ -116,6 +116,23 @@ def test_packed_rows_equal_one_padded_row_per_graph(mixer):
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("mixer", ["mamba", "mamba2", "s4d"])
+def test_the_default_layout_runs_every_mixer_and_equals_padded_rows(mixer):
+    """ordered_ssm without ``packed``: on the CPU mamba packs, mamba2 and s4d (no seq_idx) pad; the same outputs."""
+    from ssmkit_graphs.model import CPU_PACKED_MIXERS, GlobalSSM, ordered_ssm
+
+    torch.manual_seed(1)
+    sizes = (5, 9, 2)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    h = torch.randn(len(batch), 16, dtype=torch.float64)
+    idx = torch.cat([torch.randperm(n) + sum(sizes[:i]) for i, n in enumerate(sizes)])
+    ssm = GlobalSSM(16, mixer, d_state=4).double().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(ordered_ssm(h, idx, batch, ssm.forward_ssm),
+                                   ordered_ssm(h, idx, batch, ssm.forward_ssm, packed=False), rtol=1e-9, atol=1e-10)
+    assert CPU_PACKED_MIXERS == ("mamba",)
+
+
 # Documented tolerance: relabelling a graph's nodes changes which node wins each random tie-break, so a single
 # random order moves the outputs; the mean over eval_orders = K orders moves them ~1/sqrt(K) as much. With K = 16
 # the logits move by less than 0.5x what one order moves them (expected: 0.25x), and the class probabilities
