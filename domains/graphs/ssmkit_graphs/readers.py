@@ -98,16 +98,22 @@ def load_public(name: str, data_dir: PathLike | None = None, cache_dir: PathLike
     raw = dataset_root(f"graphs/{short}", data_dir)
     key = hashlib.sha256(str(raw.resolve()).encode()).hexdigest()[:16]
     root = cache_root(cache_dir) / key
-    _link_raw(raw, root, folder)
+    root.mkdir(parents=True, exist_ok=True)
     import torch_geometric.datasets as pyg_datasets
+    from filelock import FileLock
 
     cls = getattr(pyg_datasets, cls_name)
-    try:
-        if cls_name == "Planetoid":
-            return cls(str(root), pyg_name, split="public", **kwargs)
-        return cls(str(root), pyg_name, **kwargs)
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise ConfigError(f"dataset {name!r} needs RDKit ({exc}); pip install 'ssmkit-graphs[molecules]'") from None
+    # one process at a time links and processes (torch_geometric writes its processed files in place): processes
+    # started side by side (cross-validation folds) wait, then load the finished files instead of half-written ones
+    with FileLock(str(root) + ".lock"):
+        _link_raw(raw, root, folder)
+        try:
+            if cls_name == "Planetoid":
+                return cls(str(root), pyg_name, split="public", **kwargs)
+            return cls(str(root), pyg_name, **kwargs)
+        except (ImportError, ModuleNotFoundError) as exc:
+            raise ConfigError(f"dataset {name!r} needs RDKit ({exc}); pip install 'ssmkit-graphs[molecules]'") \
+                from None
 
 
 # ------------------------------------------------------------------------------------------ CSV tables

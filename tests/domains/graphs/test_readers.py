@@ -162,3 +162,22 @@ def test_smiles_csv(tmp_path):
         read_smiles_csv(bad)
     with pytest.raises(DataError, match=r"mols\.csv.*solubility"):
         read_smiles_csv(path, label_column="solubility")
+
+
+def _load_mutag(args) -> int:
+    from ssmkit_graphs.readers import load_public
+
+    data_dir, cache_dir = args
+    return len(load_public("graphs/MUTAG", data_dir, cache_dir))
+
+
+def test_processes_side_by_side_share_one_fresh_cache(shared_data, tmp_path):
+    """Folds started together process the dataset once: the others wait for the lock and load the finished
+    files (without it, one could read torch_geometric's processed file while another was writing it)."""
+    import multiprocessing as mp
+
+    cache = tmp_path / "cache"
+    with mp.get_context("spawn").Pool(3) as pool:
+        sizes = pool.map(_load_mutag, [(str(shared_data), str(cache))] * 3)
+    assert sizes == [188, 188, 188]
+    assert len(list(cache.rglob("processed/*.pt"))) >= 1 and len(list(cache.glob("*.lock"))) == 1
