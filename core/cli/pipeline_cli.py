@@ -262,11 +262,23 @@ def _newest(root: Path, which: str) -> Path | None:
 
 
 def run_pipeline(plugin: str, name: str, args: list[str]) -> int:
-    folds = _folds_to_run(args)
-    if folds:
-        return cross_validate(plugin, name, args, folds)
-    _run(plugin, name, args)
-    return 0
+    try:
+        folds = _folds_to_run(args)
+        if folds:
+            return cross_validate(plugin, name, args, folds)
+        _run(plugin, name, args)
+        return 0
+    finally:
+        _end_process_group()
+
+
+def _end_process_group() -> None:
+    """Close the process group of a several-process run (DDP/FSDP) before the interpreter exits: left to the exit
+    handlers, its communication threads could be torn down mid-call (one rank aborted so under load on 2 cores)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _folds_to_run(args: list[str]) -> int:
