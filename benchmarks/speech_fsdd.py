@@ -131,6 +131,14 @@ def throughput_16k(args) -> float | None:
     return 20 * 64 / (time.perf_counter() - start)
 
 
+def report_throughput(args) -> float | None:
+    """throughput_16k, printed when a GPU timed it."""
+    clips_s = throughput_16k(args)
+    if clips_s is not None:
+        print(f"raw-waveform training at L=16,000 (16 kHz, 1 s clips, batch 64, bf16): {clips_s:.0f} clips/s")
+    return clips_s
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="../shared/data")
@@ -161,9 +169,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     print(f"device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
     if args.throughput_only:
-        clips_s = throughput_16k(args)
-        print("no GPU: raw-waveform throughput not timed" if clips_s is None else
-              f"raw-waveform training at L=16,000 (16 kHz, 1 s clips, batch 64, bf16): {clips_s:.0f} clips/s")
+        if report_throughput(args) is None:
+            print("no GPU: raw-waveform throughput not timed")
         return
     if args.rtf_only:
         from ssmkit_speech.task import SpeechClassifier
@@ -206,9 +213,7 @@ def main() -> None:
                       flush=True)
             if len(accs) > 1:
                 print(f"| {model_name} | {protocol} | mean (min) | {np.mean(accs):.4f} ({min(accs):.4f}) | | | | |")
-    clips_s = throughput_16k(args)
-    if clips_s is not None:
-        print(f"raw-waveform training at L=16,000 (16 kHz, 1 s clips, batch 64, bf16): {clips_s:.0f} clips/s")
+    clips_s = report_throughput(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "raw_clips_per_s_16k": clips_s}, f, indent=1)

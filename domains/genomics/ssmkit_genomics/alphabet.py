@@ -27,7 +27,7 @@ import torch
 
 __all__ = [
     "PAD", "A", "C", "G", "T", "N", "MASK", "VOCAB", "VOCAB_SIZE", "SYMBOLS", "InvalidBase",
-    "encode", "encode_with_mask", "decode", "reverse_complement", "reverse_complement_padded",
+    "encode", "encode_with_mask", "soft_mask", "decode", "reverse_complement", "reverse_complement_padded",
     "crop_or_pad", "pad_batch", "pack",
 ]
 
@@ -103,10 +103,14 @@ def encode(seq: str | bytes, lowercase: str = "upper") -> np.ndarray:
     return ids
 
 
+def soft_mask(seq: str | bytes) -> np.ndarray:
+    """Sequence text -> (L,) bool, True at lowercase (soft-masked) positions; no validation (``encode`` does it)."""
+    return _LOWER[_as_bytes(seq)]
+
+
 def encode_with_mask(seq: str | bytes) -> tuple[np.ndarray, np.ndarray]:
     """Sequence text -> (ids (L,) uint8, mask (L,) bool), mask True at lowercase (soft-masked) positions."""
-    raw = _as_bytes(seq)
-    return encode(raw.tobytes(), "upper"), _LOWER[raw]
+    return encode(seq, "upper"), soft_mask(seq)
 
 
 def _numpy(ids) -> np.ndarray:

@@ -30,7 +30,7 @@ from Bio.Seq import reverse_complement as _reverse_complement_text
 
 from ssmkit.errors import DataError
 
-from .alphabet import InvalidBase, encode, encode_with_mask
+from .alphabet import InvalidBase, encode, soft_mask
 
 __all__ = [
     "Record", "Interval", "BedIntervals", "FORMATS", "read_records", "encode_records", "labels_from_files",
@@ -246,7 +246,7 @@ def encode_records(records: Iterable[Record], lowercase: str = "upper") -> list[
 
 def softmasks(records: Iterable[Record]) -> list[np.ndarray]:
     """(L,) bool of each record: True at lowercase (soft-masked, e.g. repeat) positions."""
-    return [encode_with_mask(rec.seq)[1] for rec in records]
+    return [soft_mask(rec.seq) for rec in records]
 
 
 # --------------------------------------------------------------------------------------------- labels

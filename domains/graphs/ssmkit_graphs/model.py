@@ -76,7 +76,6 @@ def _mlp(d_in: int, d: int, d_out: int, dropout: float = 0.0) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d), nn.GELU(), nn.Dropout(dropout), nn.Linear(d, d_out))
 
 
-PACKING_MIXERS = ("mamba", "mamba2")  # the mixers that take seq_idx (S4D's FFT convolution does not)
 CPU_PACKED_MIXERS = ("mamba",)  # packed by default on the CPU: one chunked scan over the packed row (the SSD
 # reference runs packed rows one sequence at a time, so mamba2 stays padded)
 
@@ -87,7 +86,7 @@ def ordered_ssm(h: torch.Tensor, idx: torch.Tensor, batch: torch.Tensor, backbon
     batch (N,) graph of each node -> (N, d), row i the SSM output at node i.
 
     packed True: the graphs' ordered nodes end to end in one row (1, N, d) with ``seq_idx`` = graph id (the
-    kernels restart the scan and the convolution window at every graph; ``PACKING_MIXERS``). False: one
+    kernels restart the scan and the convolution window at every graph; mixers mamba and mamba2, not S4D). False: one
     right-padded row per graph (``to_dense_batch``): a causal scan never reads padding before a node and rows
     never mix. Equal outputs (tested). None (default): packed on the CPU for mamba (``CPU_PACKED_MIXERS``), where
     the chunked reference scan does work in proportion to the tokens it is given (ENZYMES batches pad 3x);
