@@ -40,7 +40,8 @@ def fit_test(model_name: str, data: dict, args) -> tuple[dict, object, object, f
     epochs = args.epochs or pipeline.trainer.get("max_epochs", 10)
     with tempfile.TemporaryDirectory() as tmp:
         best = pl.callbacks.ModelCheckpoint(dirpath=tmp, monitor="val/acc", mode="max")
-        trainer = pl.Trainer(max_epochs=epochs, gradient_clip_val=1.0, logger=False, callbacks=[best],
+        callbacks = [best] + ([pl.callbacks.EMAWeightAveraging(decay=args.ema)] if args.ema else [])
+        trainer = pl.Trainer(max_epochs=epochs, gradient_clip_val=1.0, logger=False, callbacks=callbacks,
                              precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
                              enable_progress_bar=False, enable_model_summary=False)
         start = time.perf_counter()
@@ -155,6 +156,9 @@ def main() -> None:
                    help="raw model: also test each fit on the clips at HZ, run at that rate with and without the "
                         "SSM step-size rescale")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="validate, checkpoint and test an exponential moving average of the weights (Lightning's "
+                        "EMAWeightAveraging, updated every step)")
     p.add_argument("--json", default=None)
     p.add_argument("--rtf-only", type=int, default=0, metavar="N",
                    help="only time streaming: N runs of 1 s of audio in 20 ms chunks per model (untrained weights: the "

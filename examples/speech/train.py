@@ -27,7 +27,7 @@ def main() -> None:
     pl.seed_everything(0)
     pipeline = registry.get("pipelines", "speech/classify")
     dm, model = pipeline.instantiate(
-        model={"model": args.model, "d_model": 64, "n_layers": 2},
+        model={"model": args.model},  # the pipeline defaults (d_model 64 spectrogram, 128 raw; 2 layers a stage)
         data={"root": args.root, "data_dir": args.data_dir, "split": args.split, "sample_rate": args.sample_rate,
               "test_speakers": [args.test_speaker] if args.test_speaker else None, "batch_size": 32},
     )

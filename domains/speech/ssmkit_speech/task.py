@@ -21,6 +21,7 @@ from .model import FrequencyConv, RawWaveNet, SpectrogramNet, SpeechNet
 MODELS = ("spectrogram", "raw")
 DEFAULT_FRAMES_MS = {"spectrogram": (25.0, 10.0), "raw": (4.0, 2.0)}  # (window, hop) in milliseconds
 DEFAULT_POOLS = {"spectrogram": [1], "raw": [1, 4]}
+DEFAULT_D_MODEL = {"spectrogram": 64, "raw": 128}  # FSDD usual split, raw: 0.960 at 64, 0.988 at 128 (RESULTS.md)
 
 
 def build_net(model: str, num_classes: int, sample_rate: int, win_ms: float | None = None,
@@ -59,6 +60,8 @@ class SpeechClassifier(Task):
         cmn: spectrogram model: causal mean normalisation of the log-mel frames with a prior of ``cmn`` frames
             (0: off), for speakers and microphones unlike the training ones; default (None) 10 for the spectrogram
             model (leave-one-speaker-out on FSDD: mean 0.757 against 0.718 without, benchmarks/RESULTS.md).
+        d_model: token width; default (None) 64 for the spectrogram model (it streams within the real-time budget)
+            and 128 for the raw-waveform model (FSDD's usual split: 0.960 at 64, 0.988 at 128; benchmarks/RESULTS.md).
         freq_conv: spectrogram model: channels of the per-frame convolutions along the mel bands that replace the
             linear map from log-mel frames to tokens (a formant shifted by a band or two, as in another voice,
             gives nearly the same token); default (None) 16, 0 for the linear map (leave-one-speaker-out on FSDD,
@@ -66,7 +69,7 @@ class SpeechClassifier(Task):
     """
 
     def __init__(self, num_classes: int = 10, sample_rate: int = 8000, model: str = "spectrogram",
-                 d_model: int = 64, n_layers: int = 2, pools: list[int] | None = None, mixer: str = "s4d",
+                 d_model: int | None = None, n_layers: int = 2, pools: list[int] | None = None, mixer: str = "s4d",
                  d_state: int = 32, bidirectional: bool = False, dropout: float = 0.1, n_mels: int = 40,
                  n_mfcc: int = 0, win_ms: float | None = None, hop_ms: float | None = None, specaugment: bool = True,
                  label_smoothing: float = 0.05, streaming: bool = False, chunk_ms: float = 20.0,
@@ -92,6 +95,9 @@ class SpeechClassifier(Task):
         if model == "spectrogram" and freq_conv is None:
             freq_conv = 16
             self.hparams.freq_conv = 16  # the resolved value goes into checkpoints
+        if d_model is None:
+            d_model = DEFAULT_D_MODEL.get(model, 64)
+            self.hparams.d_model = d_model
         self.net = build_net(model, num_classes, sample_rate, win_ms, hop_ms, pools, d_model=d_model,
                              n_layers=n_layers, mixer=mixer, d_state=d_state, bidirectional=bidirectional,
                              dropout=dropout, n_mels=n_mels, n_mfcc=n_mfcc, specaugment=specaugment,

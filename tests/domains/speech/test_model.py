@@ -261,3 +261,12 @@ def test_frequency_convolution_front_is_per_frame_and_only_for_log_mel():
         build_net("spectrogram", 3, 8000, freq_conv=-1)
     with pytest.raises(ConfigError, match="at least 4 features"):
         build_net("spectrogram", 3, 8000, freq_conv=4, n_mfcc=3)
+
+
+def test_default_width_follows_the_model_and_is_what_checkpoints_record():
+    raw = SpeechClassifier(num_classes=3, model="raw", n_layers=1, d_state=4)
+    spec = SpeechClassifier(num_classes=3, n_layers=1, d_state=4)
+    assert raw.hparams.d_model == 128 and raw.net.head.in_features == 128
+    assert spec.hparams.d_model == 64 and spec.net.head.in_features == 64
+    # a checkpoint of the earlier default (raw at 64) rebuilds at the width it records
+    assert SpeechClassifier(**{**raw.hparams, "d_model": 64}).net.head.in_features == 64
