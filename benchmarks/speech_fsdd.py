@@ -47,7 +47,13 @@ def fit_test(model_name: str, data: dict, args) -> tuple[dict, object, object, f
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
         seconds = time.perf_counter() - start
-        metrics = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
+        if args.ema:  # a trainer holding the averaging callback would restore the raw weights kept beside the
+            # average in the checkpoint: test the checkpoint's state_dict (the average) with a trainer without it
+            trainer = pl.Trainer(logger=False, precision=trainer.precision, enable_progress_bar=False,
+                                 enable_model_summary=False)
+            metrics = trainer.test(model, datamodule=dm, ckpt_path=best.best_model_path, verbose=False)[0]
+        else:
+            metrics = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
     return {k: round(float(v), 4) for k, v in metrics.items()}, dm, model, len(dm.train_set) * epochs / seconds
 
 
@@ -220,7 +226,7 @@ def main() -> None:
     clips_s = report_throughput(args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "raw_clips_per_s_16k": clips_s}, f, indent=1)
+            json.dump({"rows": rows, "raw_clips_per_s_16k": clips_s, "ema": args.ema}, f, indent=1)
 
 
 if __name__ == "__main__":

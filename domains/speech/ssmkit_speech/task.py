@@ -116,6 +116,9 @@ class SpeechClassifier(Task):
         """A spectrogram checkpoint from before ``cmn`` existed was trained without it: refuse to run it with it.
         One with the linear front end (from before ``freq_conv``) gets it back before the weights load."""
         saved = checkpoint.get("hyper_parameters", {})
+        if saved.get("d_model") not in (None, self.hparams.d_model):  # e.g. a config written before a default moved
+            raise ConfigError(f"this checkpoint was trained at d_model {saved['d_model']}, the model was built at "
+                              f"{self.hparams.d_model}: pass --model.d_model {saved['d_model']}")
         if "net.front.weight" in checkpoint.get("state_dict", {}) and isinstance(self.net.front, FrequencyConv):
             # the weights of a linear front end (decided by the weights: a resumed run's config may say otherwise)
             self.net.front = torch.nn.Linear(self.net.logmel.out_features, self.net.front.out.out_features)

@@ -270,3 +270,10 @@ def test_default_width_follows_the_model_and_is_what_checkpoints_record():
     assert spec.hparams.d_model == 64 and spec.net.head.in_features == 64
     # a checkpoint of the earlier default (raw at 64) rebuilds at the width it records
     assert SpeechClassifier(**{**raw.hparams, "d_model": 64}).net.head.in_features == 64
+
+
+def test_a_checkpoint_of_another_width_stops_with_one_line_naming_it():
+    task = SpeechClassifier(num_classes=3, model="raw", n_layers=1, d_state=4)  # built at the default, 128
+    with pytest.raises(ConfigError, match="--model.d_model 64"):
+        task.on_load_checkpoint({"hyper_parameters": {**task.hparams, "d_model": 64}})
+    task.on_load_checkpoint({"hyper_parameters": dict(task.hparams)})
