@@ -47,13 +47,11 @@ def fit_test(model_name: str, data: dict, args) -> tuple[dict, object, object, f
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
         seconds = time.perf_counter() - start
-        if args.ema:  # a trainer holding the averaging callback would restore the raw weights kept beside the
-            # average in the checkpoint: test the checkpoint's state_dict (the average) with a trainer without it
-            trainer = pl.Trainer(logger=False, precision=trainer.precision, enable_progress_bar=False,
-                                 enable_model_summary=False)
-            metrics = trainer.test(model, datamodule=dm, ckpt_path=best.best_model_path, verbose=False)[0]
-        else:
-            metrics = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
+        # tested by a trainer without callbacks: one holding the averaging callback (--ema) would restore the raw
+        # weights the checkpoint keeps beside the average it stores as its state_dict
+        tester = pl.Trainer(logger=False, precision=trainer.precision, enable_progress_bar=False,
+                            enable_model_summary=False)
+        metrics = tester.test(model, datamodule=dm, ckpt_path=best.best_model_path, verbose=False)[0]
     return {k: round(float(v), 4) for k, v in metrics.items()}, dm, model, len(dm.train_set) * epochs / seconds
 
 

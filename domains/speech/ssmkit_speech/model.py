@@ -161,7 +161,7 @@ class RawWaveNet(SpeechNet):
     """Raw samples: causal frames of ``win`` samples every ``hop`` -> linear -> GELU -> linear (a strided
     convolution), then SSM stages with token pooling (``pools``) between them."""
 
-    def __init__(self, num_classes: int, win: int = 32, hop: int = 16, d_model: int = 128,
+    def __init__(self, num_classes: int, win: int = 32, hop: int = 16, d_model: int = 128,  # 64 underfit FSDD
                  n_layers: int | list[int] = 2, pools: list[int] = (1, 4), mixer: str = "s4d", d_state: int = 32,
                  bidirectional: bool = False, dropout: float = 0.1, mixer_options: dict | None = None):
         super().__init__(num_classes, Framer(win, hop), d_model, d_model, n_layers, list(pools), mixer, d_state,

@@ -21,7 +21,6 @@ from .model import FrequencyConv, RawWaveNet, SpectrogramNet, SpeechNet
 MODELS = ("spectrogram", "raw")
 DEFAULT_FRAMES_MS = {"spectrogram": (25.0, 10.0), "raw": (4.0, 2.0)}  # (window, hop) in milliseconds
 DEFAULT_POOLS = {"spectrogram": [1], "raw": [1, 4]}
-DEFAULT_D_MODEL = {"spectrogram": 64, "raw": 128}  # FSDD usual split, raw: 0.960 at 64, 0.988 at 128 (RESULTS.md)
 
 
 def build_net(model: str, num_classes: int, sample_rate: int, win_ms: float | None = None,
@@ -95,14 +94,12 @@ class SpeechClassifier(Task):
         if model == "spectrogram" and freq_conv is None:
             freq_conv = 16
             self.hparams.freq_conv = 16  # the resolved value goes into checkpoints
-        if d_model is None:
-            d_model = DEFAULT_D_MODEL.get(model, 64)
-            self.hparams.d_model = d_model
-        self.net = build_net(model, num_classes, sample_rate, win_ms, hop_ms, pools, d_model=d_model,
-                             n_layers=n_layers, mixer=mixer, d_state=d_state, bidirectional=bidirectional,
-                             dropout=dropout, n_mels=n_mels, n_mfcc=n_mfcc, specaugment=specaugment,
-                             **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}),
-                             freq_conv=freq_conv or 0)
+        width = {} if d_model is None else {"d_model": d_model}  # None: the network's own default for its kind
+        self.net = build_net(model, num_classes, sample_rate, win_ms, hop_ms, pools, n_layers=n_layers, mixer=mixer,
+                             d_state=d_state, bidirectional=bidirectional, dropout=dropout, n_mels=n_mels,
+                             n_mfcc=n_mfcc, specaugment=specaugment, freq_conv=freq_conv or 0, **width,
+                             **({"cmn": 10.0 if cmn is None else cmn} if model == "spectrogram" or cmn else {}))
+        self.hparams.d_model = self.net.head.in_features  # the resolved width goes into checkpoints
         self.set_metrics(MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
             "f1": MulticlassF1Score(num_classes, average="macro"),
